@@ -1,0 +1,42 @@
+// The request model every backend implements (lm-evaluation-harness's):
+//   loglikelihood(context, continuation) -> (logprob, is_greedy)
+//   generate_until(context, until, max_gen_toks) -> text
+// Tasks produce Requests, models turn them into Responses, scorers read both.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace llada {
+
+enum class RequestType { kLoglikelihood, kGenerateUntil };
+
+const char* RequestTypeName(RequestType type);  // "loglikelihood" / "generate_until"
+RequestType ParseRequestType(const std::string& name);  // throws UserError
+
+// Where a request came from. Not part of what the model sees, but the key
+// replayed answers and per-sample logs are joined on.
+struct RequestOrigin {
+  std::string task;
+  int64_t doc_index = 0;
+  int request_index = 0;
+};
+
+struct Request {
+  RequestType type = RequestType::kLoglikelihood;
+  RequestOrigin origin;
+  std::string context;
+  std::string continuation;         // loglikelihood only
+  std::vector<std::string> until;   // generate_until only
+  std::optional<int> max_gen_toks;  // generate_until; unset = the model's default
+};
+
+struct Response {
+  double loglikelihood = 0.0;  // loglikelihood only
+  bool is_greedy = false;      // loglikelihood only
+  std::string text;            // generate_until only
+};
+
+}  // namespace llada

@@ -1,0 +1,31 @@
+// Small string helpers with Python semantics where prompts depend on them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llada {
+
+// Python's str.strip() with no argument: removes Unicode whitespace (as
+// str.isspace defines it) from both ends of a UTF-8 string.
+std::string PyStrip(std::string_view text);
+std::string PyRStrip(std::string_view text);
+
+// Python's str.replace(old, new) (all occurrences; old must be non-empty).
+std::string ReplaceAll(std::string_view text, std::string_view from, std::string_view to);
+
+std::vector<std::string> Split(std::string_view text, char separator);
+std::string Join(const std::vector<std::string>& parts, std::string_view separator);
+bool StartsWith(std::string_view text, std::string_view prefix);
+bool EndsWith(std::string_view text, std::string_view suffix);
+
+// Python's str.isdigit() for ASCII text (non-empty, all '0'..'9').
+bool IsAsciiDigits(std::string_view text);
+
+// Python's str.lower() through utf8proc's simple case mapping (Python applies
+// the full mapping, which differs only for a handful of code points such as
+// U+0130, none of which occur in answers the scorers compare).
+std::string PyLower(std::string_view text);
+
+}  // namespace llada

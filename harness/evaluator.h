@@ -1,0 +1,91 @@
+// The orchestrator: configs -> tasks -> requests -> model (through the request
+// cache) -> responses -> scores -> store -> reports.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+#include "reports/results.h"
+#include "tasks/registry.h"
+
+namespace llada {
+
+struct DocRange {
+  int64_t begin = 0;
+  int64_t end = 0;  // exclusive
+};
+
+// Parses "A:B" (either side may be empty: ":100", "50:"). Throws UserError.
+DocRange ParseDocRange(const std::string& text);
+
+struct EvalOptions {
+  std::vector<std::string> tasks;      // as given on the command line
+  std::optional<int> num_fewshot;      // --shots; unset: preset, else each task's default
+  std::optional<int64_t> limit;        // first N documents (after --doc-range)
+  std::optional<DocRange> doc_range;
+  std::filesystem::path data_dir;
+  std::filesystem::path output_dir;
+  std::filesystem::path db_path;       // empty: <output_dir>/llada-eval.db
+  bool log_samples = false;
+  std::string preset;                  // name, or empty
+  nlohmann::json preset_config = nlohmann::json::object();
+  uint64_t fewshot_seed = 1234;
+  ModelOptions model;
+};
+
+// One task's share of a run: the task, the documents chosen, their requests.
+struct PlannedTask {
+  std::unique_ptr<Task> task;
+  int num_fewshot = 0;
+  std::vector<size_t> doc_indices;
+  std::vector<std::vector<Request>> requests;  // per chosen document
+};
+
+struct Plan {
+  TaskSelection selection;
+  std::vector<PlannedTask> tasks;
+  size_t TotalRequests() const;
+};
+
+// Resolves tasks, loads their data and builds every request. No model, no store.
+Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options);
+
+// JSONL line for `llada-eval requests`.
+nlohmann::ordered_json RequestJson(const Request& request);
+
+struct RunOutcome {
+  RunReport report;
+  std::filesystem::path results_path;
+  std::vector<std::filesystem::path> sample_paths;
+  std::filesystem::path db_path;
+  bool resumed = false;
+  size_t cached_responses = 0;
+  size_t computed_responses = 0;
+  size_t failed_documents = 0;
+};
+
+class Evaluator {
+ public:
+  Evaluator(const TaskRegistry& tasks, const ModelRegistry& models, std::ostream& log, bool interactive);
+  // Runs (or resumes) an evaluation. UserError on bad input; whatever was
+  // committed to the store before an error stays there.
+  RunOutcome Run(const EvalOptions& options);
+
+ private:
+  const TaskRegistry& tasks_;
+  const ModelRegistry& models_;
+  std::ostream& log_;
+  bool interactive_;
+};
+
+// Cache key of a request for a model: sha256 over the model identity, the
+// request kind and its arguments (plus its origin for origin-keyed models).
+std::string RequestCacheKey(const std::string& model_identity, const Request& request, bool keyed_by_origin);
+
+}  // namespace llada

@@ -1,0 +1,227 @@
+// llada-eval command line: run (the default), tasks, requests.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "core/errors.h"
+#include "core/file_io.h"
+#include "harness/evaluator.h"
+#include "harness/version.h"
+#include "models/model.h"
+#include "scorers/registry.h"
+#include "tasks/loaders.h"
+#include "tasks/registry.h"
+
+namespace llada {
+namespace {
+
+std::string DefaultDataDir() {
+  if (const char* env = std::getenv("LLADA_EVAL_DATA"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cache/llada-eval/data";
+}
+
+// Options shared by `run` and `requests`.
+struct CommonFlags {
+  std::string tasks;
+  int shots = -1;
+  int64_t limit = -1;
+  std::string doc_range;
+  std::string data_dir = DefaultDataDir();
+  std::string preset;
+  uint64_t fewshot_seed = 1234;
+};
+
+void AddCommonFlags(CLI::App* app, CommonFlags* flags) {
+  // A flag given twice takes its last value, so scripts can override defaults.
+  app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app->add_option("--tasks", flags->tasks, "Comma list of tasks, groups or aliases (see `llada-eval tasks`)")
+      ->required();
+  app->add_option("--shots", flags->shots, "Few-shot examples per document (default: preset, else each task's own)");
+  app->add_option("--limit", flags->limit, "Evaluate only the first N documents of each task");
+  app->add_option("--doc-range", flags->doc_range, "Only documents A <= index < B of each task, as A:B");
+  app->add_option("--data-dir", flags->data_dir, "Benchmark files, laid out as <data-dir>/<task>/ (default: "
+                                                 "$LLADA_EVAL_DATA, else ~/.cache/llada-eval/data)");
+  app->add_option("--preset", flags->preset, "Named settings from configs/presets/ (or a JSON file path)");
+  app->add_option("--fewshot-seed", flags->fewshot_seed, "Seed of the random few-shot sampler (lm-eval: 1234)");
+}
+
+nlohmann::json LoadPreset(const std::string& preset) {
+  if (preset.empty()) return nlohmann::json::object();
+  std::filesystem::path path = preset;
+  if (path.extension() != ".json") path = DefaultConfigDir() / "presets" / (preset + ".json");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    std::vector<std::string> known;
+    for (const auto& entry : std::filesystem::directory_iterator(DefaultConfigDir() / "presets", ec))
+      known.push_back(entry.path().stem().string());
+    std::sort(known.begin(), known.end());
+    std::string list;
+    for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
+    throw UserError("--preset: unknown preset '" + preset + "' (known: " + list + ")");
+  }
+  nlohmann::json config = nlohmann::json::parse(ReadInputFile(path), nullptr, false);
+  if (config.is_discarded() || !config.is_object()) throw UserError::InFile(path.string(), "--preset", "not valid JSON");
+  return config;
+}
+
+EvalOptions ToEvalOptions(const CommonFlags& flags) {
+  EvalOptions options;
+  std::string item;
+  for (char c : flags.tasks + ",") {
+    if (c == ',') {
+      if (!item.empty()) options.tasks.push_back(item);
+      item.clear();
+    } else {
+      item.push_back(c);
+    }
+  }
+  if (flags.shots >= 0) options.num_fewshot = flags.shots;
+  if (flags.limit >= 0) options.limit = flags.limit;
+  if (!flags.doc_range.empty()) options.doc_range = ParseDocRange(flags.doc_range);
+  options.data_dir = flags.data_dir;
+  options.preset = flags.preset;
+  options.preset_config = LoadPreset(flags.preset);
+  options.fewshot_seed = flags.fewshot_seed;
+  return options;
+}
+
+void ValidateDevice(const std::string& device, const std::string& dtype) {
+  const bool device_ok = device == "cpu" || device == "cuda" || (device.rfind("cuda:", 0) == 0 && device.size() > 5);
+  if (!device_ok) throw UserError("--device: '" + device + "' (expected cpu, cuda or cuda:N)");
+  if (dtype != "auto" && dtype != "float32" && dtype != "bfloat16" && dtype != "float16")
+    throw UserError("--dtype: '" + dtype + "' (expected auto, float32, bfloat16 or float16)");
+}
+
+int ListTasks(const TaskRegistry& registry, const std::string& data_dir) {
+  std::cout << "Data directory: " << data_dir << "\n\nGroups:\n";
+  for (const auto& name : registry.GroupNames()) {
+    const GroupSpec* group = registry.FindGroup(name);
+    std::string aliases;
+    for (const auto& alias : registry.AliasesOf(name)) aliases += (aliases.empty() ? "" : ",") + alias;
+    std::cout << "  " << name << "  (" << group->subtasks.size() << " subtasks"
+              << (aliases.empty() ? "" : "; aliases: " + aliases) << ")\n";
+  }
+  std::cout << "\nTasks (name, request type, default shots, aliases, data files):\n";
+  size_t missing = 0;
+  for (const auto& name : registry.TaskNames()) {
+    auto task = registry.CreateTask(name);
+    std::string aliases;
+    for (const auto& alias : registry.AliasesOf(name)) aliases += (aliases.empty() ? "" : ",") + alias;
+    std::cout << "  " << name << "  " << RequestTypeName(task->request_type()) << "  shots=" << task->default_num_fewshot()
+              << (aliases.empty() ? "" : "  aliases=" + aliases) << "\n";
+    for (const auto& file : task->DataFiles(data_dir)) {
+      std::cout << "      " << file.split << ": " << file.path.string() << (file.found ? "  [found]" : "  [MISSING]")
+                << "\n";
+      if (!file.found) ++missing;
+    }
+  }
+  std::cout << "\n" << registry.TaskNames().size() << " tasks, " << registry.GroupNames().size() << " groups; "
+            << missing << " data files missing\n";
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"llada-eval: evaluation harness for diffusion (LLaDA) and autoregressive language models"};
+  app.set_version_flag("--version", std::string(kHarnessVersion) + " (" + kGitSha + ")");
+  app.require_subcommand(1);
+
+  CommonFlags run_flags;
+  EvalOptions run_extra;
+  std::string output = "llada-eval-out", db;
+  auto* run = app.add_subcommand("run", "Evaluate a model on tasks (the default command)");
+  AddCommonFlags(run, &run_flags);  // first: it sets the option defaults for the rest
+  run->add_option("--model", run_extra.model.spec, "Checkpoint directory, or replay:FILE.jsonl")->required();
+  run->add_option("--output", output, "Directory for results_<timestamp>.json, samples and the store")
+      ->capture_default_str();
+  run->add_option("--db", db, "Result store (default: <output>/llada-eval.db)");
+  run->add_flag("--log-samples", run_extra.log_samples, "Write samples_<task>.jsonl per task");
+  run->add_option("--seed", run_extra.model.seed, "Model sampling seed")->capture_default_str();
+  run->add_option("--batch-size", run_extra.model.batch_size, "Requests per model call")->capture_default_str();
+  run->add_option("--device", run_extra.model.device, "cpu, cuda or cuda:N")->capture_default_str();
+  run->add_option("--dtype", run_extra.model.dtype, "auto, float32, bfloat16 or float16")->capture_default_str();
+
+  CommonFlags request_flags;
+  auto* requests = app.add_subcommand("requests", "Print every request a run would send, as JSONL");
+  AddCommonFlags(requests, &request_flags);
+
+  std::string tasks_data_dir = DefaultDataDir();
+  auto* tasks_cmd = app.add_subcommand("tasks", "List tasks and groups, their aliases and data files");
+  tasks_cmd->add_option("--data-dir", tasks_data_dir, "Where to look for the data files");
+
+  // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" && args[0] != "-h" &&
+      args[0] != "--version")
+    args.insert(args.begin(), "run");
+  std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "llada-eval: error: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  LoaderRegistry loaders;
+  RegisterBuiltinLoaders(loaders);
+  TaskRegistry registry;
+  RegisterBuiltinTasks(registry, DefaultConfigDir(), loaders, BuiltinScorers());
+
+  if (tasks_cmd->parsed()) return ListTasks(registry, tasks_data_dir);
+
+  if (requests->parsed()) {
+    const EvalOptions options = ToEvalOptions(request_flags);
+    const Plan plan = BuildPlan(registry, options);
+    for (const auto& planned : plan.tasks)
+      for (const auto& doc_requests : planned.requests)
+        for (const auto& request : doc_requests) std::cout << RequestJson(request).dump() << "\n";
+    return 0;
+  }
+
+  EvalOptions options = ToEvalOptions(run_flags);
+  options.model = run_extra.model;
+  options.log_samples = run_extra.log_samples;
+  options.output_dir = output;
+  options.db_path = db;
+  if (options.preset_config.contains("model_args")) options.model.model_args = options.preset_config.at("model_args");
+  ValidateDevice(options.model.device, options.model.dtype);
+  if (options.model.batch_size < 1) throw UserError("--batch-size: must be 1 or more");
+
+  ModelRegistry models;
+  RegisterBuiltinModels(models);
+  Evaluator evaluator(registry, models, std::cerr, isatty(STDERR_FILENO) != 0);
+  const RunOutcome outcome = evaluator.Run(options);
+  std::cout << FormatResultsTable(outcome.report);
+  std::cerr << "llada-eval: run " << outcome.report.run_id << (outcome.resumed ? " (resumed)" : "") << ": "
+            << outcome.computed_responses << " responses computed, " << outcome.cached_responses << " from cache";
+  if (outcome.failed_documents) std::cerr << ", " << outcome.failed_documents << " documents failed (see samples)";
+  std::cerr << "\n  results: " << outcome.results_path.string() << "\n  store:   " << outcome.db_path.string() << "\n";
+  for (const auto& path : outcome.sample_paths) std::cerr << "  samples: " << path.string() << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace llada
+
+int main(int argc, char** argv) {
+  try {
+    return llada::Main(argc, argv);
+  } catch (const llada::UserError& e) {
+    std::cerr << "llada-eval: error: " << e.what() << "\n";
+    return 2;
+  } catch (const llada::InternalError& e) {
+    std::cerr << "llada-eval: " << e.what() << " (this is a bug; please report it)\n";
+    return 3;
+  } catch (const std::exception& e) {
+    std::cerr << "llada-eval: internal error: " << e.what() << " (this is a bug; please report it)\n";
+    return 3;
+  }
+}

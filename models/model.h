@@ -1,0 +1,73 @@
+// Model: the backend interface (lm-eval's LM). A batch of requests in, one
+// response per request out, same order. Backends are created by name through
+// ModelRegistry; RegisterBuiltinModels() is the folder's one registration point.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/request.h"
+
+namespace llada {
+
+struct ModelCapabilities {
+  bool loglikelihood = true;
+  bool generate_until = true;
+  // Answers depend on the request's origin (task, doc, index), not only on its
+  // text (the replay backend): the request cache must key on the origin too.
+  bool keyed_by_origin = false;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Stable identity of everything that changes outputs (weights, dtype,
+  // decoding settings). Part of every request-cache key.
+  virtual std::string Identity() const = 0;
+  virtual nlohmann::json Describe() const = 0;
+  virtual ModelCapabilities Capabilities() const = 0;
+
+  // Throw SampleError for a request that cannot be answered (recorded against
+  // its sample), UserError for bad input that stops the run.
+  virtual std::vector<Response> Loglikelihood(const std::vector<Request>& requests) = 0;
+  virtual std::vector<Response> GenerateUntil(const std::vector<Request>& requests) = 0;
+};
+
+// What the CLI resolves for a backend.
+struct ModelOptions {
+  std::string spec;           // --model: "replay:FILE.jsonl", or a checkpoint directory
+  std::string device = "cpu";
+  std::string dtype = "auto";
+  uint64_t seed = 1234;
+  int batch_size = 1;
+  nlohmann::json model_args = nlohmann::json::object();  // from the preset
+};
+
+using ModelFactory = std::function<std::unique_ptr<Model>(const ModelOptions& options)>;
+
+class ModelRegistry {
+ public:
+  // A backend chosen by a "<scheme>:" prefix of --model (e.g. "replay").
+  void RegisterScheme(const std::string& scheme, ModelFactory factory);
+  // A backend chosen by a checkpoint's config.json "architectures" entry.
+  void RegisterArchitecture(const std::string& architecture, ModelFactory factory);
+
+  // Throws UserError for an unknown scheme, a missing checkpoint or an
+  // architecture no backend handles.
+  std::unique_ptr<Model> Create(const ModelOptions& options) const;
+  std::vector<std::string> Schemes() const;
+  std::vector<std::string> Architectures() const;
+
+ private:
+  std::map<std::string, ModelFactory> schemes_;
+  std::map<std::string, ModelFactory> architectures_;
+};
+
+void RegisterBuiltinModels(ModelRegistry& registry);
+
+}  // namespace llada

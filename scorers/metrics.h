@@ -1,0 +1,93 @@
+// Per-document metrics and their aggregation (lm_eval/api/metrics.py).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scorers/py_regex.h"
+
+namespace llada {
+
+// What a multiple-choice document produced: one log-likelihood per choice.
+struct ChoiceOutcome {
+  std::vector<double> loglikelihoods;
+  std::vector<bool> is_greedy;
+  std::vector<std::string> choices;  // choice strings without the target delimiter
+  int gold = 0;
+};
+
+// Scores one multiple-choice document (acc, acc_norm, ...).
+class ChoiceMetric {
+ public:
+  virtual ~ChoiceMetric() = default;
+  virtual double Compute(const ChoiceOutcome& outcome) const = 0;
+};
+
+// Scores one generated answer against its reference (exact_match, ...).
+class TextMetric {
+ public:
+  virtual ~TextMetric() = default;
+  virtual double Compute(const std::string& prediction, const std::string& reference) const = 0;
+};
+
+// np.argmax: the first index of the maximum.
+size_t ArgMax(const std::vector<double>& values);
+
+// acc: argmax of the log-likelihoods is the gold index.
+class AccuracyMetric : public ChoiceMetric {
+ public:
+  double Compute(const ChoiceOutcome& outcome) const override;
+};
+
+// acc_norm: argmax of loglikelihood / len(choice) in characters (code points,
+// as Python's len), delimiter excluded.
+class NormalizedAccuracyMetric : public ChoiceMetric {
+ public:
+  double Compute(const ChoiceOutcome& outcome) const override;
+};
+
+// lm-eval's exact_match (exact_match_hf_evaluate): each regex in
+// regexes_to_ignore is removed from prediction and reference in turn, then
+// optional lowercasing, then string equality.
+class ExactMatchMetric : public TextMetric {
+ public:
+  ExactMatchMetric(const std::vector<std::string>& regexes_to_ignore, bool ignore_case,
+                   bool ignore_punctuation, const std::string& origin);
+  double Compute(const std::string& prediction, const std::string& reference) const override;
+  std::string Normalize(std::string text) const;
+
+ private:
+  std::vector<PyRegex> ignore_;
+  bool ignore_case_;
+  bool ignore_punctuation_;
+};
+
+// An aggregate value with its standard error (nullopt where lm-eval reports
+// "N/A", e.g. a single document).
+struct Aggregate {
+  double value = 0.0;
+  std::optional<double> stderr_value;
+  size_t count = 0;
+};
+
+// mean with lm-eval's mean_stderr: sample standard deviation (n-1) / sqrt(n).
+Aggregate MeanAggregate(const std::vector<double>& values);
+
+struct SubtaskAggregate {
+  double value;
+  std::optional<double> stderr_value;
+  size_t size;
+};
+
+// A group's aggregate over its subtasks (lm-eval's aggregate_subtask_metrics
+// and pooled_sample_stderr): weight_by_size gives the micro average.
+Aggregate AggregateSubtasks(const std::vector<SubtaskAggregate>& subtasks, bool weight_by_size);
+
+// Number of Unicode code points in UTF-8 text (Python's len()).
+size_t CodePointLength(const std::string& text);
+
+}  // namespace llada

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package llada-eval needs to build, test and run.
+# Non-interactive and idempotent: packages already present are skipped, so a
+# second run does no network I/O.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # libraries the harness links
+  libsqlite3-dev libcli11-dev nlohmann-json3-dev libre2-dev libssl-dev libutf8proc-dev zlib1g-dev
+  libbz2-dev libgtest-dev libgmock-dev
+  # Boost.Process (v1 API, Boost 1.74) for the sandbox executor
+  libboost-dev libboost-filesystem-dev
+  # fast BLAS for LibTorch on CPU (Debian's default reference BLAS is ~30x slower)
+  libopenblas0-pthread
+  # inspecting the result store by hand
+  sqlite3
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"

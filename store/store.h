@@ -1,0 +1,118 @@
+// Store: the SQLite result store (WAL). Models, runs, the request cache that
+// makes reruns free and killed runs resumable, per-document samples and
+// aggregated metrics. The schema is versioned (PRAGMA user_version) and
+// migrated on open; docs/store.md documents every table.
+//
+// Thread safety: one Store per thread; SQLite's own locking (WAL, busy
+// timeout) lets several processes share a file.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace llada {
+
+struct RunRecord {
+  int64_t model_id = 0;
+  std::string model_spec;        // --model as given
+  nlohmann::json tasks;          // the --tasks list as given
+  nlohmann::json config;         // the full resolved configuration
+  std::string config_hash;
+  nlohmann::json task_hashes;    // task name -> hash of its resolved config
+  nlohmann::json data_hashes;    // data file -> sha256
+  std::string preset;
+  std::string harness_version;
+  std::string git_sha;
+  std::string host;
+};
+
+struct CacheEntry {
+  std::string key;
+  std::string request_type;
+  nlohmann::json request;
+  nlohmann::json response;
+};
+
+struct SampleRecord {
+  std::string task;
+  int64_t doc_index = 0;
+  std::string target;
+  nlohmann::json request_keys;  // array of cache keys, in request order
+  nlohmann::json responses;     // array of raw responses
+  nlohmann::json filtered;      // filter name -> answer
+  nlohmann::json metrics;       // "<metric>,<filter>" -> value
+  std::string error;            // non-empty when the document could not be scored
+};
+
+struct MetricRecord {
+  std::string task;  // a leaf task or a group
+  bool is_group = false;
+  int version = 0;
+  std::string filter;
+  std::string metric;
+  int num_fewshot = 0;
+  double value = 0.0;
+  std::optional<double> stderr_value;
+  int64_t n = 0;
+  bool higher_is_better = true;
+};
+
+struct RunSummary {
+  int64_t id = 0;
+  std::string model_spec;
+  std::string status;
+  std::string started_at;
+  std::string finished_at;
+  std::string config_hash;
+};
+
+class Store {
+ public:
+  // Opens or creates the database and migrates it to the current schema.
+  // Throws UserError naming the file when it cannot be opened or is not ours.
+  static std::unique_ptr<Store> Open(const std::filesystem::path& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  static int CurrentSchemaVersion();
+  int SchemaVersion();
+
+  int64_t UpsertModel(const std::string& identity, const std::string& spec, const nlohmann::json& description);
+
+  // The newest unfinished run with this configuration hash, if any.
+  std::optional<int64_t> FindResumableRun(const std::string& config_hash);
+  int64_t CreateRun(const RunRecord& run);
+  void MarkRunResumed(int64_t run_id);
+  void FinishRun(int64_t run_id, const std::string& status, const std::string& error = "");
+  std::optional<RunSummary> GetRun(int64_t run_id);
+
+  // Cached responses for the keys that are present.
+  std::map<std::string, nlohmann::json> LookupResponses(const std::vector<std::string>& keys);
+  // Commits the entries in one transaction (each batch is durable on return).
+  void PutResponses(const std::vector<CacheEntry>& entries, int64_t model_id);
+
+  void PutSamples(int64_t run_id, const std::vector<SampleRecord>& samples);
+  std::vector<SampleRecord> LoadSamples(int64_t run_id, const std::string& task);
+  void PutMetrics(int64_t run_id, const std::vector<MetricRecord>& metrics);
+  std::vector<MetricRecord> LoadMetrics(int64_t run_id);
+
+  int64_t CountRows(const std::string& table);
+
+ private:
+  Store(sqlite3* db, std::string path);
+  void Exec(const std::string& sql);
+  void Migrate();
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace llada

@@ -1,0 +1,323 @@
+#include "tasks/config_task.h"
+
+#include "core/errors.h"
+#include "core/file_io.h"
+#include "core/text.h"
+#include "scorers/metrics.h"
+
+namespace llada {
+namespace {
+
+std::string RequiredString(const nlohmann::json& config, const std::string& field, const std::string& origin) {
+  if (!config.contains(field) || !config.at(field).is_string())
+    throw UserError::InFile(origin, field, "required string field missing");
+  return config.at(field).get<std::string>();
+}
+
+std::string OptionalString(const nlohmann::json& config, const std::string& field, const std::string& fallback,
+                           const std::string& origin) {
+  if (!config.contains(field) || config.at(field).is_null()) return fallback;
+  if (!config.at(field).is_string()) throw UserError::InFile(origin, field, "expected a string");
+  return config.at(field).get<std::string>();
+}
+
+}  // namespace
+
+ConfigTask::ConfigTask(const nlohmann::json& config, const nlohmann::json& task_vars, const std::string& origin,
+                       const LoaderRegistry& loaders, const ScorerRegistry& scorers)
+    : config_(config),
+      vars_(task_vars.is_null() ? nlohmann::json::object() : task_vars),
+      origin_(origin),
+      loaders_(loaders),
+      doc_to_text_(RequiredString(config, "doc_to_text", origin), origin + ": doc_to_text"),
+      doc_to_target_(RequiredString(config, "doc_to_target", origin), origin + ": doc_to_target") {
+  name_ = PromptTemplate(RequiredString(config, "task", origin), origin + ": task").Render({}, vars_);
+  const std::string where = origin + " (" + name_ + ")";
+  if (!config.contains("version") || !config.at("version").is_number_integer())
+    throw UserError::InFile(where, "version", "required integer field missing");
+  version_ = config.at("version").get<int>();
+  output_type_ = RequiredString(config, "output_type", where);
+  if (output_type_ == "multiple_choice") {
+    request_type_ = RequestType::kLoglikelihood;
+  } else if (output_type_ == "generate_until") {
+    request_type_ = RequestType::kGenerateUntil;
+  } else {
+    throw UserError::InFile(where, "output_type",
+                            "'" + output_type_ + "' is not supported (multiple_choice, generate_until)");
+  }
+  num_fewshot_ = config.value("num_fewshot", 0);
+  test_split_ = RequiredString(config, "test_split", where);
+  if (config.contains("fewshot_split") && !config.at("fewshot_split").is_null())
+    fewshot_split_ = config.at("fewshot_split").get<std::string>();
+  sampler_ = config.contains("fewshot_config") ? config.at("fewshot_config").value("sampler", "random") : "random";
+  if (sampler_ != "random" && sampler_ != "first_n")
+    throw UserError::InFile(where, "fewshot_config.sampler", "'" + sampler_ + "' is not supported (random, first_n)");
+  fewshot_seed_ = config.value("fewshot_random_seed", 1234);
+  target_delimiter_ = OptionalString(config, "target_delimiter", " ", where);
+  fewshot_delimiter_ = OptionalString(config, "fewshot_delimiter", "\n\n", where);
+  if (config.contains("description") && !config.at("description").get<std::string>().empty())
+    description_.emplace(config.at("description").get<std::string>(), where + ": description");
+
+  if (config.contains("doc_to_choice")) {
+    const auto& choices = config.at("doc_to_choice");
+    if (choices.is_array()) {
+      for (const auto& choice : choices) choice_list_.emplace_back(choice.get<std::string>(), where + ": doc_to_choice");
+    } else if (choices.is_string()) {
+      choice_field_.emplace(choices.get<std::string>(), where + ": doc_to_choice");
+    } else {
+      throw UserError::InFile(where, "doc_to_choice", "expected a list or a template string");
+    }
+  } else if (output_type_ == "multiple_choice") {
+    throw UserError::InFile(where, "doc_to_choice", "required for multiple_choice tasks");
+  }
+
+  if (config.contains("generation_kwargs")) {
+    const auto& kwargs = config.at("generation_kwargs");
+    until_ = kwargs.value("until", std::vector<std::string>{});
+    if (kwargs.contains("max_gen_toks")) max_gen_toks_ = kwargs.at("max_gen_toks").get<int>();
+  }
+
+  // Filters: lm-eval's default for tasks without a filter_list is "none" = take_first.
+  if (config.contains("filter_list")) {
+    for (const auto& entry : config.at("filter_list")) filters_.push_back(scorers.BuildPipeline(entry, where));
+  } else {
+    filters_.push_back(scorers.BuildPipeline({{"name", "none"}, {"filter", {{{"function", "take_first"}}}}}, where));
+  }
+  if (!config.contains("metric_list") || !config.at("metric_list").is_array())
+    throw UserError::InFile(where, "metric_list", "required list missing");
+  for (const auto& entry : config.at("metric_list")) {
+    MetricEntry metric;
+    metric.reported.metric = RequiredString(entry, "metric", where + ": metric_list");
+    metric.reported.aggregation = entry.value("aggregation", "mean");
+    metric.reported.higher_is_better = entry.value("higher_is_better", true);
+    if (metric.reported.aggregation != "mean")
+      throw UserError::InFile(where, "metric_list", "aggregation '" + metric.reported.aggregation + "' is not supported");
+    if (request_type_ == RequestType::kLoglikelihood)
+      metric.choice = scorers.BuildChoiceMetric(entry, where);
+    else
+      metric.text = scorers.BuildTextMetric(entry, where);
+    metrics_.push_back(std::move(metric));
+  }
+}
+
+std::vector<ReportedMetric> ConfigTask::reported_metrics() const {
+  std::vector<ReportedMetric> reported;
+  for (const auto& filter : filters_) {
+    for (const auto& metric : metrics_) {
+      ReportedMetric r = metric.reported;
+      r.filter = filter->name();
+      reported.push_back(r);
+    }
+  }
+  return reported;
+}
+
+std::vector<DataFileStatus> ConfigTask::DataFiles(const std::filesystem::path& data_dir) const {
+  const auto& dataset = config_.at("dataset");
+  std::vector<std::string> splits = {test_split_};
+  if (fewshot_split_ && *fewshot_split_ != test_split_) splits.push_back(*fewshot_split_);
+  std::vector<DataFileStatus> statuses;
+  for (const auto& split : splits) {
+    if (!dataset.contains("splits") || !dataset.at("splits").contains(split))
+      throw UserError::InFile(origin_, "dataset.splits." + split, "no file listed for this split");
+    DataFileStatus status;
+    status.split = split;
+    for (const auto& candidate : dataset.at("splits").at(split)) {
+      const std::filesystem::path path =
+          data_dir / PromptTemplate(candidate.get<std::string>(), origin_ + ": dataset.splits").Render({}, vars_);
+      if (status.path.empty()) status.path = path;
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(path, ec)) {
+        status.path = path;
+        status.found = true;
+        break;
+      }
+    }
+    statuses.push_back(status);
+  }
+  return statuses;
+}
+
+std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std::filesystem::path& data_dir) const {
+  for (const auto& status : DataFiles(data_dir)) {
+    if (status.split != split) continue;
+    if (!status.found)
+      throw UserError::InFile(status.path.string(), "", "data file for task " + name_ + " (split '" + split +
+                                                            "') not found; see `llada-eval tasks` for the layout");
+    const std::string loader = config_.at("dataset").value("loader", "jsonl");
+    std::vector<Document> docs = loaders_.Get(loader)(ReadInputFile(status.path), status.path.string());
+    if (docs.empty()) throw UserError::InFile(status.path.string(), "", "no documents in file");
+    return docs;
+  }
+  throw InternalError("split " + split + " not listed for " + name_);
+}
+
+void ConfigTask::Load(const std::filesystem::path& data_dir) {
+  data_dir_ = data_dir;
+  eval_docs_ = LoadSplit(test_split_, data_dir);
+  fewshot_docs_.reset();
+  draws_.clear();
+  rng_.reset();
+}
+
+const std::vector<Document>& ConfigTask::FewshotDocs() {
+  if (!fewshot_docs_) {
+    if (!fewshot_split_) throw UserError::InFile(origin_, "fewshot_split", "task " + name_ + " has no few-shot split");
+    fewshot_docs_ = *fewshot_split_ == test_split_ ? eval_docs_ : LoadSplit(*fewshot_split_, data_dir_);
+  }
+  return *fewshot_docs_;
+}
+
+std::string ConfigTask::RenderText(const PromptTemplate& tmpl, const Document& doc) const {
+  return tmpl.Render(doc, vars_);
+}
+
+std::vector<std::string> ConfigTask::Choices(const Document& doc) const {
+  std::vector<std::string> choices;
+  if (choice_field_) {
+    nlohmann::json value = choice_field_->Evaluate(doc, vars_);
+    if (!value.is_array()) throw UserError::InFile(origin_, "doc_to_choice", "did not produce a list");
+    for (const auto& v : value) choices.push_back(PyStr(v));
+  } else {
+    for (const auto& tmpl : choice_list_) choices.push_back(tmpl.Render(doc, vars_));
+  }
+  return choices;
+}
+
+int ConfigTask::TargetIndex(const Document& doc) const {
+  // lm-eval: a rendered target that is all digits is an index into the choices;
+  // otherwise it is looked up among them.
+  const std::string target = PyStr(doc_to_target_.Evaluate(doc, vars_));
+  const auto choices = Choices(doc);
+  if (IsAsciiDigits(target)) {
+    int index = std::stoi(target);
+    if (index < 0 || static_cast<size_t>(index) >= choices.size())
+      throw SampleError("target index " + target + " out of range for " + std::to_string(choices.size()) + " choices");
+    return index;
+  }
+  for (size_t i = 0; i < choices.size(); ++i)
+    if (choices[i] == target) return static_cast<int>(i);
+  throw SampleError("target '" + target + "' is not one of the choices");
+}
+
+std::string ConfigTask::TargetText(const Document& doc) const {
+  if (choice_list_.empty() && !choice_field_) return PyStr(doc_to_target_.Evaluate(doc, vars_));
+  return Choices(doc).at(static_cast<size_t>(TargetIndex(doc)));
+}
+
+std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot) {
+  if (num_fewshot <= 0) return {};
+  const auto& pool = FewshotDocs();
+  const Document& doc = eval_docs_.at(doc_index);
+  // lm-eval draws one extra when the few-shot and test splits coincide, so the
+  // document itself can be dropped.
+  const uint64_t n = static_cast<uint64_t>(num_fewshot) + (fewshot_split_ && *fewshot_split_ == test_split_ ? 1 : 0);
+  if (n > pool.size())
+    throw UserError(name_ + ": " + std::to_string(num_fewshot) + " few-shot examples requested but the '" +
+                    *fewshot_split_ + "' split has only " + std::to_string(pool.size()));
+  std::vector<uint64_t> drawn;
+  if (sampler_ == "first_n") {
+    for (uint64_t i = 0; i < n; ++i) drawn.push_back(i);
+  } else {
+    if (!rng_ || rng_draw_size_ != static_cast<int>(n)) {
+      rng_ = std::make_unique<PyRandom>(fewshot_seed_);
+      rng_draw_size_ = static_cast<int>(n);
+      draws_.clear();
+    }
+    while (draws_.size() <= doc_index) draws_.push_back(rng_->SampleIndices(pool.size(), n));
+    drawn = draws_[doc_index];
+  }
+  std::vector<size_t> selected;
+  for (uint64_t index : drawn) {
+    if (pool[index] == doc) continue;
+    if (selected.size() < static_cast<size_t>(num_fewshot)) selected.push_back(index);
+  }
+  return selected;
+}
+
+std::vector<Request> ConfigTask::BuildRequests(size_t doc_index, int num_fewshot) {
+  if (doc_index >= eval_docs_.size()) throw InternalError("document index out of range in " + name_);
+  const Document& doc = eval_docs_[doc_index];
+  std::string context = description_ ? description_->Render(doc, vars_) : std::string();
+  for (size_t shot : FewshotIndices(doc_index, num_fewshot)) {
+    const Document& example = FewshotDocs()[shot];
+    context += RenderText(doc_to_text_, example);
+    const std::string target = TargetText(example);
+    if (!target.empty()) context += target_delimiter_ + target + fewshot_delimiter_;
+  }
+  context += RenderText(doc_to_text_, doc);
+
+  std::vector<Request> requests;
+  if (request_type_ == RequestType::kLoglikelihood) {
+    const auto choices = Choices(doc);
+    for (size_t i = 0; i < choices.size(); ++i) {
+      Request request;
+      request.type = RequestType::kLoglikelihood;
+      request.origin = {name_, static_cast<int64_t>(doc_index), static_cast<int>(i)};
+      request.context = context;
+      request.continuation = target_delimiter_ + choices[i];
+      requests.push_back(std::move(request));
+    }
+  } else {
+    Request request;
+    request.type = RequestType::kGenerateUntil;
+    request.origin = {name_, static_cast<int64_t>(doc_index), 0};
+    request.context = context;
+    request.until = until_;
+    request.max_gen_toks = max_gen_toks_;
+    requests.push_back(std::move(request));
+  }
+  return requests;
+}
+
+DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& responses) const {
+  const Document& doc = eval_docs_.at(doc_index);
+  DocumentScore score;
+  if (request_type_ == RequestType::kLoglikelihood) {
+    ChoiceOutcome outcome;
+    outcome.choices = Choices(doc);
+    outcome.gold = TargetIndex(doc);
+    if (responses.size() != outcome.choices.size())
+      throw InternalError(name_ + ": expected one response per choice");
+    for (const auto& response : responses) {
+      outcome.loglikelihoods.push_back(response.loglikelihood);
+      outcome.is_greedy.push_back(response.is_greedy);
+    }
+    score.target = outcome.choices[static_cast<size_t>(outcome.gold)];
+    for (const auto& filter : filters_) {
+      FilterOutcome result;
+      result.filter = filter->name();
+      result.answer = outcome.choices[ArgMax(outcome.loglikelihoods)];
+      for (const auto& metric : metrics_) result.metrics[metric.reported.metric] = metric.choice->Compute(outcome);
+      score.outcomes.push_back(std::move(result));
+    }
+  } else {
+    score.target = TargetText(doc);
+    std::vector<std::string> texts;
+    for (const auto& response : responses) texts.push_back(response.text);
+    for (const auto& filter : filters_) {
+      FilterOutcome result;
+      result.filter = filter->name();
+      result.answer = filter->Run(texts);
+      for (const auto& metric : metrics_)
+        result.metrics[metric.reported.metric] = metric.text->Compute(result.answer, score.target);
+      score.outcomes.push_back(std::move(result));
+    }
+  }
+  return score;
+}
+
+nlohmann::json ConfigTask::Describe() const {
+  nlohmann::json described = config_;
+  described["task"] = name_;
+  if (!vars_.empty()) described["task_vars"] = vars_;
+  return described;
+}
+
+nlohmann::json ConfigTask::FewshotInfo() const {
+  return {{"sampler", sampler_},
+          {"split", fewshot_split_ ? nlohmann::json(*fewshot_split_) : nlohmann::json(nullptr)},
+          {"seed", fewshot_seed_}};
+}
+
+}  // namespace llada

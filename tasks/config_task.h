@@ -1,0 +1,96 @@
+// ConfigTask: a leaf task defined entirely by a JSON config in configs/tasks/,
+// following lm-evaluation-harness's TaskConfig (doc_to_text, doc_to_target,
+// doc_to_choice, description, delimiters, few-shot split and sampler,
+// generation_kwargs, filter_list, metric_list). Most benchmarks need nothing else.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "core/py_random.h"
+#include "scorers/registry.h"
+#include "tasks/loaders.h"
+#include "tasks/task.h"
+#include "tasks/template.h"
+
+namespace llada {
+
+class ConfigTask : public Task {
+ public:
+  // `config`: the task object; `task_vars`: variables of a task family member
+  // (e.g. {"subject": "anatomy"}); `origin`: the config file, for errors.
+  ConfigTask(const nlohmann::json& config, const nlohmann::json& task_vars, const std::string& origin,
+             const LoaderRegistry& loaders, const ScorerRegistry& scorers);
+
+  const std::string& name() const override { return name_; }
+  int version() const override { return version_; }
+  RequestType request_type() const override { return request_type_; }
+  const std::string& output_type() const override { return output_type_; }
+  int default_num_fewshot() const override { return num_fewshot_; }
+  std::vector<ReportedMetric> reported_metrics() const override;
+
+  std::vector<DataFileStatus> DataFiles(const std::filesystem::path& data_dir) const override;
+  void Load(const std::filesystem::path& data_dir) override;
+  size_t NumDocs() const override { return eval_docs_.size(); }
+
+  std::vector<Request> BuildRequests(size_t doc_index, int num_fewshot) override;
+  DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const override;
+
+  nlohmann::json Describe() const override;
+  nlohmann::json FewshotInfo() const override;
+
+  // The few-shot examples drawn for a document (indices into the few-shot
+  // split, in the order used). Exposed for tests against lm-eval's draws.
+  std::vector<size_t> FewshotIndices(size_t doc_index, int num_fewshot);
+
+ private:
+  std::string RenderText(const PromptTemplate& tmpl, const Document& doc) const;
+  std::string TargetText(const Document& doc) const;   // the target as it appears in a shot
+  int TargetIndex(const Document& doc) const;          // multiple choice gold
+  std::vector<std::string> Choices(const Document& doc) const;
+  std::vector<Document> LoadSplit(const std::string& split, const std::filesystem::path& data_dir) const;
+  const std::vector<Document>& FewshotDocs();
+
+  nlohmann::json config_;
+  nlohmann::json vars_;
+  std::string origin_;
+  const LoaderRegistry& loaders_;
+
+  std::string name_;
+  int version_ = 0;
+  std::string output_type_;
+  RequestType request_type_ = RequestType::kLoglikelihood;
+  int num_fewshot_ = 0;
+  std::string test_split_;
+  std::optional<std::string> fewshot_split_;
+  std::string sampler_;  // "first_n" or "random"
+  uint64_t fewshot_seed_ = 1234;
+  std::string target_delimiter_ = " ";
+  std::string fewshot_delimiter_ = "\n\n";
+  std::optional<PromptTemplate> description_;
+  PromptTemplate doc_to_text_;
+  PromptTemplate doc_to_target_;
+  std::vector<PromptTemplate> choice_list_;      // doc_to_choice as a list of templates
+  std::optional<PromptTemplate> choice_field_;   // doc_to_choice as "{{choices}}"
+  std::vector<std::string> until_;
+  std::optional<int> max_gen_toks_;
+
+  struct MetricEntry {
+    ReportedMetric reported;
+    std::unique_ptr<ChoiceMetric> choice;
+    std::unique_ptr<TextMetric> text;
+  };
+  std::vector<MetricEntry> metrics_;
+  std::vector<std::unique_ptr<FilterPipeline>> filters_;
+
+  std::filesystem::path data_dir_;
+  std::vector<Document> eval_docs_;
+  std::optional<std::vector<Document>> fewshot_docs_;
+  // Random sampler state: lm-eval makes one rnd.sample() call per document in
+  // order, so document i always gets the i-th draw.
+  std::unique_ptr<PyRandom> rng_;
+  int rng_draw_size_ = -1;
+  std::vector<std::vector<uint64_t>> draws_;
+};
+
+}  // namespace llada

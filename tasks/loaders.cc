@@ -1,0 +1,130 @@
+#include "tasks/loaders.h"
+
+#include "core/errors.h"
+#include "core/text.h"
+
+namespace llada {
+
+void LoaderRegistry::Register(const std::string& name, DocumentLoader loader) {
+  if (!loaders_.emplace(name, std::move(loader)).second)
+    throw InternalError("loader registered twice: " + name);
+}
+
+const DocumentLoader& LoaderRegistry::Get(const std::string& name) const {
+  auto it = loaders_.find(name);
+  if (it == loaders_.end()) {
+    std::vector<std::string> known;
+    for (const auto& entry : loaders_) known.push_back(entry.first);
+    throw UserError("unknown dataset loader '" + name + "' (known: " + Join(known, ", ") + ")");
+  }
+  return it->second;
+}
+
+std::vector<std::vector<std::string>> ParseCsv(const std::string& bytes, const std::string& file_name) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool in_quotes = false, field_started = false;
+  size_t line = 1, quote_line = 0;
+  size_t pos = 0;
+  if (StartsWith(bytes, "\xEF\xBB\xBF")) pos = 3;  // UTF-8 byte order mark
+  auto end_field = [&] {
+    row.push_back(std::move(field));
+    field.clear();
+    field_started = false;
+  };
+  for (; pos < bytes.size(); ++pos) {
+    char c = bytes[pos];
+    if (in_quotes) {
+      if (c == '"') {
+        if (pos + 1 < bytes.size() && bytes[pos + 1] == '"') {
+          field.push_back('"');
+          ++pos;
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        field.push_back(c);
+      }
+      continue;
+    }
+    if (c == '"' && !field_started) {
+      in_quotes = true;
+      field_started = true;
+      quote_line = line;
+    } else if (c == ',') {
+      end_field();
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && pos + 1 < bytes.size() && bytes[pos + 1] == '\n') ++pos;
+      end_field();
+      rows.push_back(std::move(row));
+      row.clear();
+      ++line;
+    } else {
+      field.push_back(c);
+      field_started = true;
+    }
+  }
+  if (in_quotes)
+    throw UserError::InFile(file_name, "line " + std::to_string(quote_line), "unterminated quoted field");
+  if (field_started || !row.empty()) {
+    end_field();
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+namespace {
+
+std::vector<Document> LoadJsonl(const std::string& bytes, const std::string& file_name) {
+  std::vector<Document> docs;
+  size_t line_number = 0, pos = 0;
+  while (pos < bytes.size()) {
+    size_t end = bytes.find('\n', pos);
+    if (end == std::string::npos) end = bytes.size();
+    ++line_number;
+    std::string line = bytes.substr(pos, end - pos);
+    pos = end + 1;
+    if (PyStrip(line).empty()) continue;
+    Document doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object())
+      throw UserError::InFile(file_name, "line " + std::to_string(line_number),
+                              "not a JSON object");
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
+// Original MMLU CSV (no header): question, A, B, C, D, answer letter. Produces
+// cais/mmlu's shape: {question, choices: [4], answer: 0..3}.
+std::vector<Document> LoadMmluCsv(const std::string& bytes, const std::string& file_name) {
+  std::vector<Document> docs;
+  const auto rows = ParseCsv(bytes, file_name);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    const std::string where = "row " + std::to_string(i + 1);
+    if (row.size() == 1 && row[0].empty()) continue;  // blank line
+    if (row.size() != 6)
+      throw UserError::InFile(file_name, where,
+                              "expected 6 fields (question,A,B,C,D,answer), found " +
+                                  std::to_string(row.size()));
+    const std::string& letter = row[5];
+    if (letter.size() != 1 || letter[0] < 'A' || letter[0] > 'D')
+      throw UserError::InFile(file_name, where + ": answer",
+                              "expected a letter A-D, found '" + letter + "'");
+    docs.push_back({{"question", row[0]},
+                    {"choices", {row[1], row[2], row[3], row[4]}},
+                    {"answer", letter[0] - 'A'}});
+  }
+  return docs;
+}
+
+}  // namespace
+
+void RegisterBuiltinLoaders(LoaderRegistry& registry) {
+  registry.Register("jsonl", LoadJsonl);
+  registry.Register("mmlu_csv", LoadMmluCsv);
+}
+
+}  // namespace llada

@@ -1,0 +1,70 @@
+// Task: one leaf benchmark (lm-eval's "task"): documents, prompts, requests,
+// per-document scores. Groups (e.g. mmlu) aggregate leaf tasks; see registry.h.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/request.h"
+
+namespace llada {
+
+struct DataFileStatus {
+  std::string split;
+  std::filesystem::path path;  // the first candidate that exists, else the preferred one
+  bool found = false;
+};
+
+// One filter pipeline's outcome on one document.
+struct FilterOutcome {
+  std::string filter;                      // "none", "strict-match", ...
+  std::string answer;                      // the filtered answer
+  std::map<std::string, double> metrics;   // metric name -> value for this document
+};
+
+struct DocumentScore {
+  std::string target;  // printable gold answer
+  std::vector<FilterOutcome> outcomes;
+};
+
+// A (filter, metric) pair the task reports, with its aggregation.
+struct ReportedMetric {
+  std::string filter;
+  std::string metric;
+  std::string aggregation = "mean";
+  bool higher_is_better = true;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  virtual const std::string& name() const = 0;
+  virtual int version() const = 0;
+  virtual RequestType request_type() const = 0;
+  virtual const std::string& output_type() const = 0;  // lm-eval's: multiple_choice, generate_until
+  virtual int default_num_fewshot() const = 0;
+  virtual std::vector<ReportedMetric> reported_metrics() const = 0;
+
+  // Where the task's files are expected under `data_dir`, and whether found.
+  virtual std::vector<DataFileStatus> DataFiles(const std::filesystem::path& data_dir) const = 0;
+  // Reads the data; throws UserError naming the file and row on bad input.
+  virtual void Load(const std::filesystem::path& data_dir) = 0;
+  virtual size_t NumDocs() const = 0;
+
+  // The requests for one evaluation document, with `num_fewshot` examples.
+  // May be called for documents in any order.
+  virtual std::vector<Request> BuildRequests(size_t doc_index, int num_fewshot) = 0;
+  // Filters the responses (in BuildRequests order) and computes metrics.
+  virtual DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const = 0;
+
+  // The resolved configuration, stored with results and hashed into the run.
+  virtual nlohmann::json Describe() const = 0;
+  // How the few-shot examples were chosen (sampler, split, any fallback).
+  virtual nlohmann::json FewshotInfo() const = 0;
+};
+
+}  // namespace llada

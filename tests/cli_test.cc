@@ -1,0 +1,307 @@
+// End-to-end: the llada-eval binary as a user runs it, on the real benchmark
+// files (../shared/data) and on the samples that ship with the project.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/file_io.h"
+#include "store/store.h"
+#include "tasks/loaders.h"
+#include "tests/test_util.h"
+
+namespace llada {
+namespace {
+
+using testing::CliResult;
+using testing::LatestResults;
+using testing::ReadFile;
+using testing::ReadLines;
+using testing::RunCli;
+using testing::SharedDir;
+using testing::SourceDir;
+using testing::TempDir;
+using testing::WriteFile;
+
+std::string Describe(const CliResult& r) {
+  return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) + "\nstdout:\n" + r.out +
+         "\nstderr:\n" + r.err;
+}
+
+int CountLines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+// Replay lines answering every request of `requests_jsonl`.
+// gold=true: the gold answer wins; gold=false: a wrong answer wins.
+std::string MakeReplay(const std::string& requests_jsonl, const std::filesystem::path& data, bool gold) {
+  std::map<std::string, std::vector<std::vector<std::string>>> mmlu_rows;
+  std::vector<nlohmann::json> gsm8k_docs;
+  std::string replay;
+  std::istringstream lines(requests_jsonl);
+  for (std::string line; std::getline(lines, line);) {
+    const auto request = nlohmann::json::parse(line);
+    const std::string task = request.at("task");
+    const size_t doc = request.at("doc_index");
+    nlohmann::json record = {{"task", task}, {"doc_index", doc}, {"request_index", request.at("request_index")}};
+    if (task == "gsm8k") {
+      if (gsm8k_docs.empty())
+        for (const auto& row : ReadLines(data / "gsm8k" / "test.jsonl")) gsm8k_docs.push_back(nlohmann::json::parse(row));
+      // The reference solution itself ends "#### N"; a wrong one ends with a number no answer has.
+      record["output"] = gold ? " " + gsm8k_docs.at(doc).at("answer").get<std::string>() : " So it is 31337.\n#### 31337";
+    } else {
+      const std::string subject = task.substr(5);  // "mmlu_"
+      if (!mmlu_rows.count(subject))
+        mmlu_rows[subject] = ParseCsv(ReadInputFile(data / "mmlu" / "test" / (subject + "_test.csv")), subject);
+      const int gold_index = mmlu_rows[subject].at(doc).at(5)[0] - 'A';
+      const int winner = gold ? gold_index : (gold_index + 1) % 4;
+      const bool wins = request.at("request_index").get<int>() == winner;
+      record["loglik"] = wins ? -0.5 : -4.0;
+      record["greedy"] = wins;
+    }
+    replay += record.dump() + "\n";
+  }
+  return replay;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::filesystem::path SampleData() const { return SourceDir() / "samples" / "data"; }
+  std::vector<std::string> QuickstartArgs(const std::filesystem::path& out) const {
+    return {"run",      "--tasks", "mmlu_astronomy,mmlu_high_school_mathematics,gsm8k", "--data-dir",
+            SampleData().string(),   "--model", "replay:" + (SourceDir() / "samples/replay/quickstart.jsonl").string(),
+            "--output", out.string()};
+  }
+  TempDir tmp_;
+};
+
+TEST_F(CliTest, QuickstartPrintsATableAndWritesStoreResultsAndSamples) {
+  auto args = QuickstartArgs(tmp_.path() / "out");
+  args.push_back("--log-samples");
+  const CliResult r = RunCli(args);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("|mmlu_astronomy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("flexible-extract"), std::string::npos) << r.out;
+
+  const auto results = nlohmann::json::parse(ReadFile(LatestResults(tmp_.path() / "out")));
+  // The hand-written replay answers 3/4 astronomy and 3/4 math questions, and
+  // 2 (strict) / 3 (flexible) of the 4 GSM8K questions correctly.
+  EXPECT_DOUBLE_EQ(results["results"]["mmlu_astronomy"]["acc,none"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(results["results"]["gsm8k"]["exact_match,strict-match"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(results["results"]["gsm8k"]["exact_match,flexible-extract"].get<double>(), 0.75);
+  EXPECT_TRUE(results["results"]["gsm8k"].contains("exact_match_stderr,strict-match"));
+  EXPECT_EQ(results["versions"]["gsm8k"], 3);
+  EXPECT_EQ(results["n-shot"]["gsm8k"], 5);
+  EXPECT_EQ(results["n-samples"]["gsm8k"]["effective"], 4);
+  EXPECT_EQ(results["configs"]["gsm8k"]["doc_to_text"], "Question: {{question}}\nAnswer:");
+
+  const auto samples = ReadLines(tmp_.path() / "out" / "samples_gsm8k.jsonl");
+  ASSERT_EQ(samples.size(), 4u);
+  const auto first = nlohmann::json::parse(samples[0]);
+  for (const char* key : {"task", "doc_index", "target", "responses", "filtered", "metrics"})
+    EXPECT_TRUE(first.contains(key)) << key;
+  EXPECT_EQ(first["filtered"]["strict-match"], "14");
+  EXPECT_EQ(first["metrics"]["exact_match,strict-match"], 1.0);
+  const auto mmlu = nlohmann::json::parse(ReadLines(tmp_.path() / "out" / "samples_mmlu_astronomy.jsonl")[0]);
+  EXPECT_EQ(mmlu["filtered"]["none"], "B");
+  EXPECT_EQ(mmlu["metrics"]["acc,none"], 1.0);
+}
+
+TEST_F(CliTest, SecondRunIsServedFromTheRequestCache) {
+  ASSERT_EQ(RunCli(QuickstartArgs(tmp_.path() / "out")).exit_code, 0);
+  const CliResult again = RunCli(QuickstartArgs(tmp_.path() / "out"));
+  ASSERT_EQ(again.exit_code, 0) << Describe(again);
+  EXPECT_NE(again.err.find("0 responses computed, 36 from cache"), std::string::npos) << again.err;
+  auto store = Store::Open(tmp_.path() / "out" / "llada-eval.db");
+  EXPECT_EQ(store->CountRows("runs"), 2);
+  EXPECT_EQ(store->CountRows("request_cache"), 36);
+}
+
+TEST_F(CliTest, RequestsPrintsJsonlWithTheDocumentedKeys) {
+  const CliResult r = RunCli({"requests", "--tasks", "gsm8k", "--data-dir", SampleData().string(), "--limit", "2"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  ASSERT_EQ(CountLines(r.out), 2);
+  const auto line = nlohmann::ordered_json::parse(r.out.substr(0, r.out.find('\n')));
+  std::vector<std::string> keys;
+  for (const auto& item : line.items()) keys.push_back(item.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"task", "doc_index", "request_index", "request_type", "context", "until",
+                                            "max_gen_toks"}));
+  const CliResult range = RunCli({"requests", "--tasks", "mmlu_astronomy", "--data-dir", SampleData().string(),
+                                  "--doc-range", "1:3", "--shots", "0"});
+  ASSERT_EQ(range.exit_code, 0) << Describe(range);
+  EXPECT_EQ(CountLines(range.out), 8);  // 2 documents x 4 choices
+  EXPECT_NE(range.out.find("\"doc_index\":1"), std::string::npos);
+  EXPECT_EQ(range.out.find("\"doc_index\":0"), std::string::npos);
+}
+
+TEST_F(CliTest, TasksListsGroupsAliasesAndDataFiles) {
+  const CliResult r = RunCli({"tasks", "--data-dir", SampleData().string()});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_NE(r.out.find("mmlu  (4 subtasks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gsm8k  generate_until  shots=5  aliases=gsm8k-5shot"), std::string::npos);
+  EXPECT_NE(r.out.find("mmlu/test/astronomy_test.csv  [found]"), std::string::npos);
+  EXPECT_NE(r.out.find("mmlu/test/anatomy_test.csv  [MISSING]"), std::string::npos);
+}
+
+// Gold answers score 1.0 and wrong ones 0.0 on the full real test splits.
+TEST_F(CliTest, ReplayingGoldScoresOneAndWrongScoresZeroOnRealTestSplits) {
+  LLADA_REQUIRE_SHARED();
+  const auto data = SharedDir() / "data";
+  const CliResult requests = RunCli({"requests", "--tasks", "mmlu,gsm8k", "--data-dir", data.string()});
+  ASSERT_EQ(requests.exit_code, 0) << requests.err;
+  ASSERT_EQ(CountLines(requests.out), 14042 * 4 + 1319);  // every MMLU test question, every GSM8K one
+  for (bool gold : {true, false}) {
+    const auto replay = tmp_.path() / (gold ? "gold.jsonl" : "wrong.jsonl");
+    WriteFile(replay, MakeReplay(requests.out, data, gold));
+    const auto out = tmp_.path() / (gold ? "gold" : "wrong");
+    const CliResult r = RunCli({"--tasks", "mmlu,gsm8k", "--data-dir", data.string(), "--model",
+                                "replay:" + replay.string(), "--output", out.string(), "--batch-size", "512"});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    const auto results = nlohmann::json::parse(ReadFile(LatestResults(out)))["results"];
+    const double expected = gold ? 1.0 : 0.0;
+    EXPECT_EQ(results["mmlu"]["acc,none"].get<double>(), expected);
+    EXPECT_EQ(results["mmlu_stem"]["acc,none"].get<double>(), expected);
+    EXPECT_EQ(results["mmlu_professional_law"]["acc,none"].get<double>(), expected);
+    EXPECT_EQ(results["gsm8k"]["exact_match,strict-match"].get<double>(), expected);
+    EXPECT_EQ(results["gsm8k"]["exact_match,flexible-extract"].get<double>(), expected);
+  }
+}
+
+TEST_F(CliTest, KilledRunResumesWithIdenticalResultsAndNoDuplicateRows) {
+  LLADA_REQUIRE_SHARED();
+  const auto data = SharedDir() / "data";
+  const std::vector<std::string> base = {"--tasks", "gsm8k,mmlu_anatomy", "--data-dir", data.string(), "--limit", "30"};
+  const CliResult requests = RunCli([&] { auto a = base; a.insert(a.begin(), "requests"); return a; }());
+  ASSERT_EQ(requests.exit_code, 0) << requests.err;
+  const int total = CountLines(requests.out);
+  ASSERT_EQ(total, 30 + 30 * 4);
+  const auto replay = tmp_.path() / "replay.jsonl";
+  std::string replay_lines = MakeReplay(requests.out, data, true);
+  // Make the answers vary so the aggregate is not trivially 0 or 1.
+  std::string mixed;
+  int n = 0;
+  std::istringstream in(replay_lines);
+  for (std::string line; std::getline(in, line); ++n) {
+    auto record = nlohmann::json::parse(line);
+    if (record.contains("output") && n % 3 == 0) record["output"] = "#### 31337";
+    mixed += record.dump() + "\n";
+  }
+  WriteFile(replay, mixed);
+  auto run_args = [&](const std::filesystem::path& out) {
+    auto a = base;
+    for (const std::string& extra : {std::string("--model"), "replay:" + replay.string(), std::string("--output"),
+                                     out.string(), std::string("--log-samples")})
+      a.push_back(extra);
+    return a;
+  };
+
+  const CliResult killed = RunCli(run_args(tmp_.path() / "resumed"), {{"LLADA_EVAL_FAULT_KILL_AFTER", "70"}});
+  ASSERT_EQ(killed.signal, SIGKILL) << Describe(killed);
+  {
+    auto store = Store::Open(tmp_.path() / "resumed" / "llada-eval.db");
+    EXPECT_EQ(store->CountRows("request_cache"), 70);  // every answered request was committed
+    EXPECT_EQ(store->GetRun(1)->status, "running");
+    EXPECT_EQ(store->CountRows("samples"), 0);
+  }
+  const CliResult resumed = RunCli(run_args(tmp_.path() / "resumed"));
+  ASSERT_EQ(resumed.exit_code, 0) << Describe(resumed);
+  EXPECT_NE(resumed.err.find("resuming run 1"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find(std::to_string(total - 70) + " responses computed, 70 from cache"), std::string::npos)
+      << resumed.err;
+
+  const CliResult clean = RunCli(run_args(tmp_.path() / "clean"));
+  ASSERT_EQ(clean.exit_code, 0) << Describe(clean);
+  const auto resumed_results = nlohmann::json::parse(ReadFile(LatestResults(tmp_.path() / "resumed")));
+  const auto clean_results = nlohmann::json::parse(ReadFile(LatestResults(tmp_.path() / "clean")));
+  EXPECT_EQ(resumed_results["results"], clean_results["results"]);
+  EXPECT_EQ(ReadFile(tmp_.path() / "resumed" / "samples_gsm8k.jsonl"), ReadFile(tmp_.path() / "clean" / "samples_gsm8k.jsonl"));
+  const double strict = resumed_results["results"]["gsm8k"]["exact_match,strict-match"];
+  EXPECT_GT(strict, 0.0);
+  EXPECT_LT(strict, 1.0);
+
+  auto store = Store::Open(tmp_.path() / "resumed" / "llada-eval.db");
+  EXPECT_EQ(store->CountRows("runs"), 1);
+  EXPECT_EQ(store->CountRows("request_cache"), total);
+  EXPECT_EQ(store->CountRows("samples"), 60);
+  EXPECT_EQ(store->CountRows("metrics"), 3);  // gsm8k x 2 filters, mmlu_anatomy acc
+  EXPECT_EQ(store->GetRun(1)->status, "finished");
+}
+
+// Each kind of bad input: exit status 2, one error line naming the culprit,
+// and a store that still holds everything it held before.
+class BadInputTest : public CliTest {
+ protected:
+  void SetUp() override {
+    std::filesystem::copy(SampleData(), tmp_.path() / "data", std::filesystem::copy_options::recursive);
+    db_ = tmp_.path() / "store.db";
+    auto args = QuickstartArgs(tmp_.path() / "first");
+    args.insert(args.end(), {"--db", db_.string()});
+    const CliResult first = RunCli(args);
+    ASSERT_EQ(first.exit_code, 0) << Describe(first);
+    auto store = Store::Open(db_);
+    samples_before_ = store->CountRows("samples");
+    cache_before_ = store->CountRows("request_cache");
+  }
+
+  void ExpectCleanFailure(const CliResult& r, const std::vector<std::string>& culprits) {
+    EXPECT_EQ(r.exit_code, 2) << Describe(r);
+    ASSERT_EQ(CountLines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("llada-eval: error: ", 0), 0u) << r.err;
+    for (const auto& culprit : culprits) EXPECT_NE(r.err.find(culprit), std::string::npos) << r.err;
+    auto store = Store::Open(db_);
+    EXPECT_EQ(store->CountRows("samples"), samples_before_);
+    EXPECT_GE(store->CountRows("request_cache"), cache_before_);
+    EXPECT_EQ(store->GetRun(1)->status, "finished");
+  }
+
+  CliResult Run(const std::vector<std::string>& changes, const std::string& replay = "") {
+    std::vector<std::string> args = {"run",      "--tasks",    "mmlu_astronomy,gsm8k", "--data-dir",
+                                     (tmp_.path() / "data").string(), "--output", (tmp_.path() / "out").string(),
+                                     "--db",     db_.string(), "--model"};
+    args.push_back(replay.empty() ? "replay:" + (SourceDir() / "samples/replay/quickstart.jsonl").string() : replay);
+    args.insert(args.end(), changes.begin(), changes.end());
+    return RunCli(args);
+  }
+
+  std::filesystem::path db_;
+  int64_t samples_before_ = 0, cache_before_ = 0;
+};
+
+TEST_F(BadInputTest, MissingDataFile) {
+  std::filesystem::remove(tmp_.path() / "data" / "gsm8k" / "test.jsonl");
+  ExpectCleanFailure(Run({}), {"gsm8k/test.jsonl", "not found"});
+}
+
+TEST_F(BadInputTest, MalformedCsvRow) {
+  WriteFile(tmp_.path() / "data" / "mmlu" / "test" / "astronomy_test.csv", "Q1?,a,b,c,d,A\nQ2?,a,b,c,B\n");
+  ExpectCleanFailure(Run({}), {"astronomy_test.csv", "row 2", "expected 6 fields"});
+}
+
+TEST_F(BadInputTest, UnknownTask) {
+  ExpectCleanFailure(Run({"--tasks", "mmlu_astronomy,no_such_task"}), {"no_such_task"});
+}
+
+TEST_F(BadInputTest, ReplayFileLackingARecord) {
+  const auto replay = tmp_.path() / "partial.jsonl";
+  std::string kept;
+  for (const auto& line : ReadLines(SourceDir() / "samples/replay/quickstart.jsonl"))
+    if (line.find("\"doc_index\": 2, \"request_index\": 0, \"output\"") == std::string::npos) kept += line + "\n";
+  WriteFile(replay, kept);
+  ExpectCleanFailure(Run({}, "replay:" + replay.string()), {"partial.jsonl", "task gsm8k, doc_index 2, request_index 0"});
+}
+
+TEST_F(BadInputTest, ReplayRecordLackingAKey) {
+  const auto replay = tmp_.path() / "nokey.jsonl";
+  WriteFile(replay, "{\"task\": \"gsm8k\", \"doc_index\": 0, \"output\": \"#### 1\"}\n");
+  ExpectCleanFailure(Run({}, "replay:" + replay.string()), {"nokey.jsonl", "line 1", "request_index"});
+}
+
+TEST_F(BadInputTest, UnwritableOutput) {
+  WriteFile(tmp_.path() / "a-file", "x");
+  ExpectCleanFailure(Run({"--output", (tmp_.path() / "a-file" / "out").string()}), {"a-file/out", "--output"});
+}
+
+TEST_F(BadInputTest, UnknownOptionAndBadDocRange) {
+  ExpectCleanFailure(Run({"--no-such-flag"}), {"--no-such-flag"});
+  ExpectCleanFailure(Run({"--doc-range", "5-9"}), {"--doc-range"});
+}
+
+}  // namespace
+}  // namespace llada

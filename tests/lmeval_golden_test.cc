@@ -1,0 +1,157 @@
+// lm-evaluation-harness v0.4.8's own outputs (../shared/golden/lmeval) against
+// ours: prompts byte for byte, few-shot draws, extracted answers and scores.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "scorers/metrics.h"
+#include "scorers/registry.h"
+#include "tasks/config_task.h"
+#include "tasks/registry.h"
+#include "tests/test_util.h"
+
+namespace llada {
+namespace {
+
+using testing::ReadLines;
+using testing::SharedDir;
+using testing::SourceDir;
+
+class LmEvalGoldenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RegisterBuiltinLoaders(loaders_);
+    RegisterBuiltinTasks(registry_, SourceDir() / "configs", loaders_, BuiltinScorers());
+  }
+  std::unique_ptr<Task> LoadTask(const std::string& name) {
+    auto task = registry_.CreateTask(name);
+    task->Load(SharedDir() / "data");
+    return task;
+  }
+  std::vector<nlohmann::json> Golden(const std::string& file) {
+    std::vector<nlohmann::json> records;
+    for (const auto& line : ReadLines(SharedDir() / "golden" / "lmeval" / file))
+      records.push_back(nlohmann::json::parse(line));
+    return records;
+  }
+  // Every golden prompt record of `file` must be reproduced exactly.
+  void CheckPrompts(const std::string& file, size_t expected_records) {
+    const auto records = Golden(file);
+    ASSERT_EQ(records.size(), expected_records);
+    std::map<std::string, std::unique_ptr<Task>> tasks;
+    for (const auto& record : records) {
+      const std::string name = record.at("task");
+      if (!tasks.count(name)) tasks[name] = LoadTask(name);
+      const int shots = tasks[name]->default_num_fewshot();
+      const auto requests = tasks[name]->BuildRequests(record.at("doc_index").get<size_t>(), shots);
+      const size_t idx = record.at("idx").get<size_t>();
+      ASSERT_LT(idx, requests.size()) << name << " doc " << record.at("doc_index");
+      const Request& request = requests[idx];
+      EXPECT_EQ(request.context, record.at("context").get<std::string>())
+          << name << " doc " << record.at("doc_index") << " idx " << idx;
+      EXPECT_EQ(RequestTypeName(request.type), record.at("request_type").get<std::string>());
+      if (request.type == RequestType::kLoglikelihood) {
+        EXPECT_EQ(request.continuation, record.at("continuation").get<std::string>());
+        EXPECT_EQ(requests.size(), record.at("num_choices").get<size_t>());
+      } else {
+        EXPECT_EQ(request.until, record.at("until").get<std::vector<std::string>>());
+        EXPECT_EQ(request.max_gen_toks.has_value(), !record.at("max_gen_toks").is_null());
+      }
+    }
+  }
+
+  LoaderRegistry loaders_;
+  TaskRegistry registry_;
+};
+
+TEST_F(LmEvalGoldenTest, MmluPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_mmlu.jsonl", 100);
+}
+
+TEST_F(LmEvalGoldenTest, Gsm8kPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_gsm8k.jsonl", 5);
+}
+
+TEST_F(LmEvalGoldenTest, Gsm8kFewshotDrawsMatchForTheFirstHundredDocuments) {
+  LLADA_REQUIRE_SHARED();
+  std::ifstream in(SharedDir() / "golden" / "lmeval" / "fewshot_draws.json");
+  const nlohmann::json draws = nlohmann::json::parse(in).at("tasks").at("gsm8k/gsm8k");
+  auto task = LoadTask("gsm8k");
+  auto* config_task = dynamic_cast<ConfigTask*>(task.get());
+  ASSERT_NE(config_task, nullptr);
+  const auto& selected = draws.at("selected");
+  ASSERT_EQ(selected.size(), 100u);
+  // Visit out of order: the i-th draw must not depend on which documents came first.
+  for (size_t i : {size_t{57}, size_t{3}, size_t{99}}) {
+    EXPECT_EQ(config_task->FewshotIndices(i, 5), selected[i].get<std::vector<size_t>>()) << "doc " << i;
+  }
+  for (size_t i = 0; i < selected.size(); ++i)
+    EXPECT_EQ(config_task->FewshotIndices(i, 5), selected[i].get<std::vector<size_t>>()) << "doc " << i;
+}
+
+TEST_F(LmEvalGoldenTest, Gsm8kFiltersAndExactMatchMatchLmEval) {
+  LLADA_REQUIRE_SHARED();
+  auto task = LoadTask("gsm8k");
+  const auto records = Golden("scoring_gsm8k.jsonl");
+  ASSERT_GE(records.size(), 50u);
+  for (const auto& record : records) {
+    Response response;
+    response.text = record.at("output").get<std::string>();
+    const DocumentScore score = task->Score(record.at("doc_index").get<size_t>(), {response});
+    EXPECT_EQ(score.target, record.at("gold").get<std::string>());
+    ASSERT_EQ(score.outcomes.size(), 2u);
+    for (const auto& outcome : score.outcomes) {
+      const std::string where = record.at("case").get<std::string>() + " / " + outcome.filter;
+      EXPECT_EQ(outcome.answer, record.at("extracted").at(outcome.filter).get<std::string>()) << where;
+      EXPECT_EQ(outcome.metrics.at("exact_match"),
+                record.at("score").at(outcome.filter).at("exact_match").get<double>())
+          << where;
+    }
+  }
+}
+
+TEST_F(LmEvalGoldenTest, MultipleChoiceAccAndAccNormMatchLmEval) {
+  LLADA_REQUIRE_SHARED();
+  AccuracyMetric acc;
+  NormalizedAccuracyMetric acc_norm;
+  const auto records = Golden("scoring_mc.jsonl");
+  ASSERT_GE(records.size(), 50u);
+  for (const auto& record : records) {
+    ChoiceOutcome outcome;
+    outcome.loglikelihoods = record.at("lls").get<std::vector<double>>();
+    outcome.choices = record.at("choices").get<std::vector<std::string>>();
+    // GPQA's gold is the choice string ("(C)"), as lm-eval's doc_to_target returns it.
+    const auto& gold = record.at("gold");
+    outcome.gold = gold.is_string() ? static_cast<int>(std::find(outcome.choices.begin(), outcome.choices.end(),
+                                                                 gold.get<std::string>()) -
+                                                       outcome.choices.begin())
+                                    : gold.get<int>();
+    ASSERT_LT(outcome.gold, static_cast<int>(outcome.choices.size()));
+    const std::string where = record.at("task").get<std::string>() + " doc " + record.at("doc_index").dump();
+    EXPECT_EQ(acc.Compute(outcome), record.at("score").at("acc").get<double>()) << where;
+    if (record.at("score").contains("acc_norm")) {
+      const auto lengths = record.at("choice_char_lens").get<std::vector<size_t>>();
+      for (size_t i = 0; i < lengths.size(); ++i) EXPECT_EQ(CodePointLength(outcome.choices[i]), lengths[i]) << where;
+      EXPECT_EQ(acc_norm.Compute(outcome), record.at("score").at("acc_norm").get<double>()) << where;
+    }
+  }
+}
+
+TEST_F(LmEvalGoldenTest, MmluScoresTheGoldIndexFromTheCsvLetter) {
+  LLADA_REQUIRE_SHARED();
+  // abstract_algebra test row 1 ends ",B": gold index 1, as lm-eval's "gold" field.
+  auto task = LoadTask("mmlu_abstract_algebra");
+  std::vector<Response> responses(4);
+  for (int i = 0; i < 4; ++i) responses[i].loglikelihood = i == 1 ? -0.1 : -3.0;
+  const DocumentScore score = task->Score(0, responses);
+  EXPECT_EQ(score.target, "B");
+  EXPECT_EQ(score.outcomes.at(0).metrics.at("acc"), 1.0);
+  responses[1].loglikelihood = -5.0;
+  EXPECT_EQ(task->Score(0, responses).outcomes.at(0).metrics.at("acc"), 0.0);
+}
+
+}  // namespace
+}  // namespace llada

@@ -1,0 +1,77 @@
+// Readers for upstream formats: CSV edge cases, clear errors on bad rows,
+// compressed files.
+#include <gtest/gtest.h>
+
+#include "core/errors.h"
+#include "core/file_io.h"
+#include "tasks/loaders.h"
+#include "tests/test_util.h"
+
+namespace llada {
+namespace {
+
+std::string ErrorOf(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(CsvTest, QuotesDoubledQuotesNewlinesCrlfAndBom) {
+  const auto rows = ParseCsv("\xEF\xBB\xBFq1,\"a, b\",\"say \"\"hi\"\"\"\r\n\"multi\nline\",x,\n", "t.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"q1", "a, b", "say \"hi\""}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"multi\nline", "x", ""}));
+}
+
+TEST(CsvTest, UnterminatedQuoteNamesFileAndLine) {
+  const std::string error = ErrorOf([] { ParseCsv("a,b\nc,\"open\nstill open", "data/x.csv"); });
+  EXPECT_NE(error.find("data/x.csv"), std::string::npos) << error;
+  EXPECT_NE(error.find("line 2"), std::string::npos) << error;
+}
+
+TEST(LoadersTest, MmluCsvProducesCaisMmluShape) {
+  LoaderRegistry loaders;
+  RegisterBuiltinLoaders(loaders);
+  const auto docs = loaders.Get("mmlu_csv")("What?,a,b,c,d,C\n", "x.csv");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0]["question"], "What?");
+  EXPECT_EQ(docs[0]["choices"], nlohmann::json({"a", "b", "c", "d"}));
+  EXPECT_EQ(docs[0]["answer"], 2);
+}
+
+TEST(LoadersTest, MalformedRowsNameFileRowAndField) {
+  LoaderRegistry loaders;
+  RegisterBuiltinLoaders(loaders);
+  std::string error = ErrorOf([&] { loaders.Get("mmlu_csv")("ok,a,b,c,d,A\nbad,a,b,c,D\n", "test/anatomy_test.csv"); });
+  EXPECT_NE(error.find("test/anatomy_test.csv"), std::string::npos) << error;
+  EXPECT_NE(error.find("row 2"), std::string::npos) << error;
+  EXPECT_NE(error.find("expected 6 fields"), std::string::npos) << error;
+  error = ErrorOf([&] { loaders.Get("mmlu_csv")("q,a,b,c,d,E\n", "x.csv"); });
+  EXPECT_NE(error.find("answer"), std::string::npos) << error;
+  error = ErrorOf([&] { loaders.Get("jsonl")("{\"a\": 1}\n{broken\n", "x.jsonl"); });
+  EXPECT_NE(error.find("x.jsonl: line 2"), std::string::npos) << error;
+  error = ErrorOf([&] { loaders.Get("parquet"); });
+  EXPECT_NE(error.find("known: jsonl, mmlu_csv"), std::string::npos) << error;
+}
+
+TEST(FileIoTest, ReadsGzipAndBzip2FromSharedData) {
+  LLADA_REQUIRE_SHARED();
+  const std::string train = ReadInputFile(testing::SharedDir() / "data" / "gsm8k" / "train.jsonl.gz");
+  EXPECT_EQ(std::count(train.begin(), train.end(), '\n'), 7473);  // SOURCE.md: train = 7473
+  const std::string hellaswag = ReadInputFile(testing::SharedDir() / "data" / "hellaswag" / "hellaswag_val_full.txt.bz2");
+  EXPECT_EQ(std::count(hellaswag.begin(), hellaswag.end(), '\n'), 6 * 10042);  // 6 lines per task
+}
+
+TEST(FileIoTest, MissingAndCorruptFilesAreUserErrors) {
+  testing::TempDir dir;
+  EXPECT_NE(ErrorOf([&] { ReadInputFile(dir.path() / "nope.jsonl"); }).find("nope.jsonl: file not found"),
+            std::string::npos);
+  testing::WriteFile(dir.path() / "bad.jsonl.gz", "definitely not gzip");
+  EXPECT_NE(ErrorOf([&] { ReadInputFile(dir.path() / "bad.jsonl.gz"); }).find("gzip"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace llada

@@ -1,0 +1,85 @@
+// The SQLite store: schema, migrations, durability, refusal of foreign files.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "core/errors.h"
+#include "tests/test_util.h"
+
+namespace llada {
+namespace {
+
+RunRecord SomeRun(int64_t model_id, const std::string& hash) {
+  RunRecord run;
+  run.model_id = model_id;
+  run.model_spec = "replay:x.jsonl";
+  run.tasks = {"gsm8k"};
+  run.config = {{"a", 1}};
+  run.config_hash = hash;
+  run.task_hashes = nlohmann::json::object();
+  run.data_hashes = nlohmann::json::object();
+  return run;
+}
+
+TEST(StoreTest, CreatesSchemaAndPersistsAcrossReopen) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "s.db";
+  {
+    auto store = Store::Open(path);
+    EXPECT_EQ(store->SchemaVersion(), Store::CurrentSchemaVersion());
+    const int64_t model = store->UpsertModel("m1", "replay:x", {{"k", 1}});
+    EXPECT_EQ(store->UpsertModel("m1", "replay:x", {{"k", 1}}), model);
+    const int64_t run = store->CreateRun(SomeRun(model, "h1"));
+    store->PutResponses({{"key1", "generate_until", {{"context", "c"}}, {{"text", "out"}}}}, model);
+    store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
+    store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
+    EXPECT_EQ(store->FindResumableRun("h1"), run);
+    store->FinishRun(run, "finished");
+    EXPECT_FALSE(store->FindResumableRun("h1").has_value());
+  }
+  auto store = Store::Open(path);
+  EXPECT_EQ(store->CountRows("samples"), 1);  // the second PutSamples replaced, not duplicated
+  const auto cached = store->LookupResponses({"key1", "missing"});
+  ASSERT_EQ(cached.size(), 1u);
+  EXPECT_EQ(cached.at("key1").at("text"), "out");
+  EXPECT_EQ(store->GetRun(1)->status, "finished");
+}
+
+TEST(StoreTest, RefusesFilesThatAreNotOurStore) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.path() / "text.db", "this is not sqlite at all, just some words to fill a page......");
+  EXPECT_THROW(Store::Open(dir.path() / "text.db"), UserError);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "other.db").c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "CREATE TABLE customers (id INTEGER)", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  try {
+    Store::Open(dir.path() / "other.db");
+    FAIL() << "expected UserError";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("not an llada-eval result store"), std::string::npos) << e.what();
+  }
+
+  ASSERT_EQ(sqlite3_open((dir.path() / "future.db").c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA user_version = 999", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  EXPECT_THROW(Store::Open(dir.path() / "future.db"), UserError);
+}
+
+TEST(StoreTest, UsesWriteAheadLogging) {
+  testing::TempDir dir;
+  { auto store = Store::Open(dir.path() / "w.db"); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "w.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))), "wal");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace llada

@@ -1,0 +1,54 @@
+// Helpers shared by the tests: where ../shared is, temporary directories, and
+// running the llada-eval binary as a user would.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace llada::testing {
+
+// ../shared beside the source tree (or $LLADA_EVAL_SHARED); empty if absent.
+std::filesystem::path SharedDir();
+
+// Skips the current test, naming what is missing, when ../shared is absent.
+#define LLADA_REQUIRE_SHARED()                                                              \
+  do {                                                                                      \
+    if (::llada::testing::SharedDir().empty())                                              \
+      GTEST_SKIP() << "../shared (benchmark data and goldens) not found next to the source " \
+                      "tree; set LLADA_EVAL_SHARED to run this test";                       \
+  } while (0)
+
+std::filesystem::path SourceDir();
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CliResult {
+  int exit_code = -1;     // -1 when killed by a signal
+  int signal = 0;         // the signal that killed it, else 0
+  std::string out;
+  std::string err;
+};
+
+// Runs build/llada-eval with `args`; `env` entries are added to the environment.
+CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+
+std::string ReadFile(const std::filesystem::path& path);
+void WriteFile(const std::filesystem::path& path, const std::string& contents);
+std::vector<std::string> ReadLines(const std::filesystem::path& path);
+
+// The newest results_*.json in a directory.
+std::filesystem::path LatestResults(const std::filesystem::path& dir);
+
+}  // namespace llada::testing
