@@ -176,47 +176,49 @@ std::string RequestCacheKey(const std::string& model_identity, const Request& re
 Evaluator::Evaluator(const TaskRegistry& tasks, const ModelRegistry& models, std::ostream& log, bool interactive)
     : tasks_(tasks), models_(models), log_(log), interactive_(interactive) {}
 
-RunOutcome Evaluator::Run(const EvalOptions& options) {
-  RunOutcome outcome;
-  // 1. Everything that can be wrong with the input is checked before the store
-  //    is touched: output directory, tasks, data files, the model.
+namespace {
+
+void PrepareOutputDir(const std::filesystem::path& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(options.output_dir, ec);
-  if (ec || !std::filesystem::is_directory(options.output_dir, ec))
-    throw UserError::InFile(options.output_dir.string(), "--output",
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir, ec))
+    throw UserError::InFile(dir.string(), "--output",
                             "cannot create the output directory" + (ec ? ": " + ec.message() : std::string()));
-  if (access(options.output_dir.c_str(), W_OK) != 0)
-    throw UserError::InFile(options.output_dir.string(), "--output", "output directory is not writable");
-  outcome.db_path = options.db_path.empty() ? options.output_dir / "llada-eval.db" : options.db_path;
+  if (access(dir.c_str(), W_OK) != 0)
+    throw UserError::InFile(dir.string(), "--output", "output directory is not writable");
+}
 
-  Plan plan = BuildPlan(tasks_, options);
-  std::unique_ptr<Model> model = models_.Create(options.model);
-  const ModelCapabilities capabilities = model->Capabilities();
+void CheckCapabilities(const Plan& plan, const ModelCapabilities& capabilities, const std::string& spec) {
   for (const auto& planned : plan.tasks) {
-    const bool supported = planned.task->request_type() == RequestType::kLoglikelihood ? capabilities.loglikelihood
-                                                                                         : capabilities.generate_until;
+    const RequestType type = planned.task->request_type();
+    const bool supported = type == RequestType::kLoglikelihood ? capabilities.loglikelihood : capabilities.generate_until;
     if (!supported)
-      throw UserError("--model " + options.model.spec + " cannot serve " +
-                      RequestTypeName(planned.task->request_type()) + " requests (task " + planned.task->name() + ")");
+      throw UserError("--model " + spec + " cannot serve " + RequestTypeName(type) + " requests (task " +
+                      planned.task->name() + ")");
   }
+}
 
-  // 2. The resolved configuration and its hash identify the run.
-  const std::string identity = model->Identity();
-  nlohmann::json task_hashes = nlohmann::json::object(), data_hashes = nlohmann::json::object();
+// The resolved configuration of a run: everything that decides its numbers.
+// Its hash identifies the run for resuming.
+nlohmann::json ResolvedConfig(const EvalOptions& options, const Plan& plan, const std::string& identity,
+                              nlohmann::json* task_hashes, nlohmann::json* data_hashes) {
+  *task_hashes = nlohmann::json::object();
+  *data_hashes = nlohmann::json::object();
   nlohmann::json task_configs = nlohmann::json::array();
   for (const auto& planned : plan.tasks) {
-    const nlohmann::json described = planned.task->Describe();
-    task_hashes[planned.task->name()] = Sha256Hex(described.dump());
-    task_configs.push_back({{"task", planned.task->name()},
+    const std::string& name = planned.task->name();
+    (*task_hashes)[name] = Sha256Hex(planned.task->Describe().dump());
+    task_configs.push_back({{"task", name},
                             {"version", planned.task->version()},
                             {"num_fewshot", planned.num_fewshot},
-                            {"config_sha256", task_hashes[planned.task->name()]},
+                            {"config_sha256", (*task_hashes)[name]},
                             {"fewshot", planned.task->FewshotInfo()},
                             {"documents", planned.doc_indices.size()}});
     for (const auto& file : planned.task->DataFiles(options.data_dir))
-      if (file.found) data_hashes[file.path.filename().string() + "@" + planned.task->name()] = Sha256File(file.path);
+      if (file.found) (*data_hashes)[file.path.filename().string() + "@" + name] = Sha256File(file.path);
   }
-  nlohmann::json config = {
+  auto optional = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
+  return {
       {"model", options.model.spec},
       {"model_identity", identity},
       {"model_args", options.model.model_args},
@@ -226,19 +228,248 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
       {"batch_size", options.model.batch_size},
       {"tasks", task_configs},
       {"requested_tasks", options.tasks},
-      {"num_fewshot", options.num_fewshot ? nlohmann::json(*options.num_fewshot) : nlohmann::json(nullptr)},
-      {"limit", options.limit ? nlohmann::json(*options.limit) : nlohmann::json(nullptr)},
+      {"num_fewshot", optional(options.num_fewshot)},
+      {"limit", optional(options.limit)},
       {"doc_range", options.doc_range ? nlohmann::json({options.doc_range->begin, options.doc_range->end})
                                       : nlohmann::json(nullptr)},
       {"fewshot_seed", options.fewshot_seed},
       {"preset", options.preset},
-      {"data_sha256", data_hashes},
+      {"data_sha256", *data_hashes},
   };
+}
+
+// Every response a plan needs, from the cache or the model.
+struct ResponseTable {
+  std::vector<std::vector<std::vector<std::string>>> keys;  // [task][document][request]
+  std::map<std::string, nlohmann::json> responses;          // key -> stored response
+  std::map<std::string, std::string> failed;                // key -> error
+  size_t cached = 0;
+  size_t computed = 0;
+};
+
+class ResponseFetcher {
+ public:
+  ResponseFetcher(Model& model, Store& store, int64_t model_id, int batch_size, std::ostream& log, bool interactive)
+      : model_(model),
+        store_(store),
+        model_id_(model_id),
+        batch_size_(static_cast<size_t>(std::max(1, batch_size))),
+        log_(log),
+        interactive_(interactive) {}
+
+  ResponseTable Fetch(const Plan& plan) {
+    ResponseTable table;
+    const std::string identity = model_.Identity();
+    const bool by_origin = model_.Capabilities().keyed_by_origin;
+    std::map<std::string, const Request*> unique;
+    std::vector<std::string> order;
+    for (const auto& planned : plan.tasks) {
+      std::vector<std::vector<std::string>> task_keys;
+      for (const auto& requests : planned.requests) {
+        std::vector<std::string> doc_keys;
+        for (const auto& request : requests) {
+          doc_keys.push_back(RequestCacheKey(identity, request, by_origin));
+          if (unique.emplace(doc_keys.back(), &request).second) order.push_back(doc_keys.back());
+        }
+        task_keys.push_back(std::move(doc_keys));
+      }
+      table.keys.push_back(std::move(task_keys));
+    }
+    table.responses = store_.LookupResponses(order);
+    table.cached = table.responses.size();
+    if (table.cached > 0)
+      log_ << "llada-eval: " << table.cached << " of " << order.size() << " responses found in the request cache\n";
+
+    std::map<RequestType, std::vector<std::string>> pending;
+    size_t pending_total = 0;
+    for (const auto& key : order) {
+      if (table.responses.count(key)) continue;
+      pending[unique.at(key)->type].push_back(key);
+      ++pending_total;
+    }
+    Progress progress("requests", static_cast<int64_t>(pending_total), log_, interactive_);
+    const int64_t kill_after = KillAfterResponses();
+    for (const auto& [type, keys] : pending) {
+      for (size_t start = 0; start < keys.size(); start += batch_size_) {
+        const std::vector<std::string> batch(keys.begin() + start,
+                                             keys.begin() + std::min(keys.size(), start + batch_size_));
+        RunBatch(type, batch, unique, &table);
+        progress.Advance(static_cast<int64_t>(batch.size()));
+        if (kill_after >= 0 && static_cast<int64_t>(table.computed) >= kill_after) ::raise(SIGKILL);
+      }
+    }
+    if (pending_total > 0) progress.Finish();
+    return table;
+  }
+
+ private:
+  std::vector<Response> Call(RequestType type, const std::vector<std::string>& keys,
+                             const std::map<std::string, const Request*>& unique) {
+    std::vector<Request> batch;
+    for (const auto& key : keys) batch.push_back(*unique.at(key));
+    std::vector<Response> answered =
+        type == RequestType::kLoglikelihood ? model_.Loglikelihood(batch) : model_.GenerateUntil(batch);
+    if (answered.size() != batch.size()) throw InternalError("backend returned the wrong number of responses");
+    return answered;
+  }
+
+  // Answers one batch and commits it before returning, so a killed run keeps it.
+  void RunBatch(RequestType type, const std::vector<std::string>& keys,
+                const std::map<std::string, const Request*>& unique, ResponseTable* table) {
+    std::vector<CacheEntry> entries;
+    auto record = [&](const std::string& key, const Response& response) {
+      CacheEntry entry{key, RequestTypeName(type), nlohmann::json(RequestJson(*unique.at(key))),
+                       ResponseJson(type, response)};
+      table->responses[key] = entry.response;
+      entries.push_back(std::move(entry));
+    };
+    try {
+      const std::vector<Response> answered = Call(type, keys, unique);
+      for (size_t i = 0; i < keys.size(); ++i) record(keys[i], answered[i]);
+    } catch (const SampleError&) {
+      // One bad request must not sink its batch: retry them one by one.
+      for (const auto& key : keys) {
+        try {
+          record(key, Call(type, {key}, unique).at(0));
+        } catch (const SampleError& e) {
+          table->failed[key] = e.what();
+        }
+      }
+    }
+    store_.PutResponses(entries, model_id_);
+    table->computed += entries.size();
+  }
+
+  Model& model_;
+  Store& store_;
+  int64_t model_id_;
+  size_t batch_size_;
+  std::ostream& log_;
+  bool interactive_;
+};
+
+using MetricIndex = std::map<std::string, MetricRecord>;  // "task|filter|metric"
+
+std::string MetricKey(const std::string& task, const std::string& filter, const std::string& metric) {
+  return task + "|" + filter + "|" + metric;
+}
+
+// Records an aggregate under its task, filter and metric, in the index and the report.
+void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* index, TaskReport* report) {
+  record.task = report->name;
+  record.is_group = report->is_group;
+  record.version = report->version;
+  record.value = aggregate.value;
+  record.stderr_value = aggregate.stderr_value;
+  record.n = static_cast<int64_t>(aggregate.count);
+  (*index)[MetricKey(record.task, record.filter, record.metric)] = record;
+  report->metrics.push_back(record);
+}
+
+// Scores one task's documents, stores the samples, and returns its report.
+TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
+                     const ResponseTable& table, Store& store, int64_t run_id, MetricIndex* index,
+                     size_t* failed_documents) {
+  Task& task = *planned.task;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> values;  // (filter, metric)
+  std::vector<SampleRecord> samples;
+  for (size_t d = 0; d < planned.doc_indices.size(); ++d) {
+    SampleRecord sample{task.name(), static_cast<int64_t>(planned.doc_indices[d]), "", keys[d],
+                        nlohmann::json::array(), nlohmann::json::object(), nlohmann::json::object(), ""};
+    std::vector<Response> responses;
+    for (const auto& key : keys[d]) {
+      if (auto failed = table.failed.find(key); failed != table.failed.end()) {
+        sample.error = failed->second;
+        break;
+      }
+      const nlohmann::json& stored = table.responses.at(key);
+      sample.responses.push_back(stored.contains("text") ? stored.at("text") : stored);
+      responses.push_back(ResponseFromJson(stored));
+    }
+    if (sample.error.empty()) {
+      try {
+        const DocumentScore score = task.Score(planned.doc_indices[d], responses);
+        sample.target = score.target;
+        for (const auto& outcome : score.outcomes) {
+          sample.filtered[outcome.filter] = outcome.answer;
+          for (const auto& [metric, value] : outcome.metrics) {
+            sample.metrics[metric + "," + outcome.filter] = value;
+            values[{outcome.filter, metric}].push_back(value);
+          }
+        }
+      } catch (const SampleError& e) {
+        sample.error = e.what();
+      }
+    }
+    if (!sample.error.empty()) ++*failed_documents;
+    samples.push_back(std::move(sample));
+  }
+  store.PutSamples(run_id, samples);
+
+  TaskReport report;
+  report.name = task.name();
+  report.version = task.version();
+  report.num_fewshot = planned.num_fewshot;
+  report.n_original = static_cast<int64_t>(task.NumDocs());
+  report.n_effective = static_cast<int64_t>(planned.doc_indices.size());
+  report.config = task.Describe();
+  for (const auto& reported : task.reported_metrics()) {
+    MetricRecord record;
+    record.filter = reported.filter;
+    record.metric = reported.metric;
+    record.num_fewshot = planned.num_fewshot;
+    record.higher_is_better = reported.higher_is_better;
+    AddMetric(record, MeanAggregate(values[{reported.filter, reported.metric}]), index, &report);
+  }
+  return report;
+}
+
+// A group's report from its subtasks' records (which must already be indexed).
+TaskReport AggregateGroup(const GroupSpec& group, const TaskRegistry& registry, MetricIndex* index) {
+  TaskReport report;
+  report.name = group.name;
+  report.is_group = true;
+  report.version = group.version;
+  for (const auto& sub : group.subtasks) report.subtasks.push_back(registry.Canonical(sub));
+  for (const auto& spec : group.aggregate) {
+    std::vector<SubtaskAggregate> parts;
+    MetricRecord record;
+    for (const auto& sub : report.subtasks) {
+      auto it = index->find(MetricKey(sub, spec.filter, spec.metric));
+      if (it == index->end()) continue;
+      parts.push_back({it->second.value, it->second.stderr_value, static_cast<size_t>(it->second.n)});
+      record.num_fewshot = it->second.num_fewshot;
+      record.higher_is_better = it->second.higher_is_better;
+    }
+    if (parts.empty()) continue;
+    record.filter = spec.filter;
+    record.metric = spec.metric;
+    report.num_fewshot = record.num_fewshot;
+    AddMetric(record, AggregateSubtasks(parts, spec.weight_by_size), index, &report);
+  }
+  return report;
+}
+
+}  // namespace
+
+RunOutcome Evaluator::Run(const EvalOptions& options) {
+  RunOutcome outcome;
+  // 1. Everything that can be wrong with the input is checked before the store
+  //    is touched: output directory, tasks, data files, the model.
+  PrepareOutputDir(options.output_dir);
+  outcome.db_path = options.db_path.empty() ? options.output_dir / "llada-eval.db" : options.db_path;
+  Plan plan = BuildPlan(tasks_, options);
+  std::unique_ptr<Model> model = models_.Create(options.model);
+  CheckCapabilities(plan, model->Capabilities(), options.model.spec);
+
+  // 2. The resolved configuration and its hash identify the run.
+  nlohmann::json task_hashes, data_hashes;
+  const nlohmann::json config = ResolvedConfig(options, plan, model->Identity(), &task_hashes, &data_hashes);
   const std::string config_hash = Sha256Hex(config.dump());
 
   // 3. Open the store; resume an unfinished run with the same configuration.
   std::unique_ptr<Store> store = Store::Open(outcome.db_path);
-  const int64_t model_id = store->UpsertModel(identity, options.model.spec, model->Describe());
+  const int64_t model_id = store->UpsertModel(model->Identity(), options.model.spec, model->Describe());
   int64_t run_id;
   if (auto resumable = store->FindResumableRun(config_hash)) {
     run_id = *resumable;
@@ -246,215 +477,37 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
     outcome.resumed = true;
     log_ << "llada-eval: resuming run " << run_id << " (same configuration, unfinished)\n";
   } else {
-    RunRecord record;
-    record.model_id = model_id;
-    record.model_spec = options.model.spec;
-    record.tasks = options.tasks;
-    record.config = config;
-    record.config_hash = config_hash;
-    record.task_hashes = task_hashes;
-    record.data_hashes = data_hashes;
-    record.preset = options.preset;
-    record.harness_version = kHarnessVersion;
-    record.git_sha = kGitSha;
-    record.host = HostName();
-    run_id = store->CreateRun(record);
+    run_id = store->CreateRun({model_id, options.model.spec, options.tasks, config, config_hash, task_hashes,
+                               data_hashes, options.preset, kHarnessVersion, kGitSha, HostName()});
   }
 
   try {
-    // 4. Requests through the cache: only what is missing reaches the model,
-    //    and every batch is committed as soon as it is answered.
-    std::vector<std::vector<std::vector<std::string>>> keys(plan.tasks.size());
-    std::map<std::string, const Request*> unique;
-    std::vector<std::string> unique_order;
-    for (size_t t = 0; t < plan.tasks.size(); ++t) {
-      for (const auto& requests : plan.tasks[t].requests) {
-        std::vector<std::string> doc_keys;
-        for (const auto& request : requests) {
-          doc_keys.push_back(RequestCacheKey(identity, request, capabilities.keyed_by_origin));
-          if (unique.emplace(doc_keys.back(), &request).second) unique_order.push_back(doc_keys.back());
-        }
-        keys[t].push_back(std::move(doc_keys));
-      }
-    }
-    std::map<std::string, nlohmann::json> responses = store->LookupResponses(unique_order);
-    outcome.cached_responses = responses.size();
-    std::map<RequestType, std::vector<std::string>> pending;
-    for (const auto& key : unique_order)
-      if (!responses.count(key)) pending[unique.at(key)->type].push_back(key);
-    size_t pending_total = 0;
-    for (const auto& entry : pending) pending_total += entry.second.size();
-    if (outcome.cached_responses > 0)
-      log_ << "llada-eval: " << outcome.cached_responses << " of " << unique_order.size()
-           << " responses found in the request cache\n";
+    // 4. Only requests missing from the cache reach the model.
+    ResponseFetcher fetcher(*model, *store, model_id, options.model.batch_size, log_, interactive_);
+    const ResponseTable table = fetcher.Fetch(plan);
+    outcome.cached_responses = table.cached;
+    outcome.computed_responses = table.computed;
 
-    std::map<std::string, std::string> failed;  // key -> error
-    const int64_t kill_after = KillAfterResponses();
-    const size_t batch_size = static_cast<size_t>(std::max(1, options.model.batch_size));
-    Progress progress("requests", static_cast<int64_t>(pending_total), log_, interactive_);
-    for (const auto& [type, type_keys] : pending) {
-      for (size_t start = 0; start < type_keys.size(); start += batch_size) {
-        const size_t end = std::min(type_keys.size(), start + batch_size);
-        std::vector<std::string> batch_keys(type_keys.begin() + start, type_keys.begin() + end);
-        auto call = [&, type = type](const std::vector<std::string>& call_keys) {
-          std::vector<Request> batch;
-          for (const auto& key : call_keys) batch.push_back(*unique.at(key));
-          return type == RequestType::kLoglikelihood ? model->Loglikelihood(batch) : model->GenerateUntil(batch);
-        };
-        std::vector<CacheEntry> entries;
-        auto record = [&](const std::string& key, const Response& response) {
-          const Request& request = *unique.at(key);
-          CacheEntry entry{key, RequestTypeName(type), nlohmann::json(RequestJson(request)),
-                           ResponseJson(type, response)};
-          responses[key] = entry.response;
-          entries.push_back(std::move(entry));
-        };
-        try {
-          std::vector<Response> answered = call(batch_keys);
-          if (answered.size() != batch_keys.size()) throw InternalError("model returned the wrong number of responses");
-          for (size_t i = 0; i < batch_keys.size(); ++i) record(batch_keys[i], answered[i]);
-        } catch (const SampleError&) {
-          // One bad request must not sink its batch: retry them one by one.
-          for (const auto& key : batch_keys) {
-            try {
-              record(key, call({key}).at(0));
-            } catch (const SampleError& e) {
-              failed[key] = e.what();
-            }
-          }
-        }
-        store->PutResponses(entries, model_id);
-        outcome.computed_responses += entries.size();
-        progress.Advance(static_cast<int64_t>(batch_keys.size()));
-        if (kill_after >= 0 && static_cast<int64_t>(outcome.computed_responses) >= kill_after) ::raise(SIGKILL);
-      }
-    }
-    if (pending_total > 0) progress.Finish();
-
-    // 5. Score every document, store samples and per-task metrics.
-    std::map<std::string, MetricRecord> records;  // "task|filter|metric"
-    std::vector<MetricRecord> all_metrics;
+    // 5. Scores: leaf tasks, then groups innermost first.
+    MetricIndex index;
     std::map<std::string, TaskReport> reports;
     for (size_t t = 0; t < plan.tasks.size(); ++t) {
-      PlannedTask& planned = plan.tasks[t];
-      Task& task = *planned.task;
-      std::map<std::pair<std::string, std::string>, std::vector<double>> values;
-      std::vector<SampleRecord> samples;
-      for (size_t d = 0; d < planned.doc_indices.size(); ++d) {
-        SampleRecord sample;
-        sample.task = task.name();
-        sample.doc_index = static_cast<int64_t>(planned.doc_indices[d]);
-        sample.request_keys = keys[t][d];
-        sample.responses = nlohmann::json::array();
-        sample.filtered = nlohmann::json::object();
-        sample.metrics = nlohmann::json::object();
-        std::vector<Response> doc_responses;
-        for (const auto& key : keys[t][d]) {
-          if (failed.count(key)) {
-            sample.error = failed.at(key);
-            break;
-          }
-          const nlohmann::json& stored = responses.at(key);
-          sample.responses.push_back(stored.contains("text") ? stored.at("text") : stored);
-          doc_responses.push_back(ResponseFromJson(stored));
-        }
-        if (sample.error.empty()) {
-          try {
-            DocumentScore score = task.Score(planned.doc_indices[d], doc_responses);
-            sample.target = score.target;
-            for (const auto& result : score.outcomes) {
-              sample.filtered[result.filter] = result.answer;
-              for (const auto& [metric, value] : result.metrics) {
-                sample.metrics[metric + "," + result.filter] = value;
-                values[{result.filter, metric}].push_back(value);
-              }
-            }
-          } catch (const SampleError& e) {
-            sample.error = e.what();
-          }
-        }
-        if (!sample.error.empty()) ++outcome.failed_documents;
-        samples.push_back(std::move(sample));
-      }
-      store->PutSamples(run_id, samples);
-
-      TaskReport report;
-      report.name = task.name();
-      report.version = task.version();
-      report.num_fewshot = planned.num_fewshot;
-      report.n_original = static_cast<int64_t>(task.NumDocs());
-      report.n_effective = static_cast<int64_t>(planned.doc_indices.size());
-      report.config = task.Describe();
-      for (const auto& reported : task.reported_metrics()) {
-        MetricRecord record;
-        record.task = task.name();
-        record.version = task.version();
-        record.filter = reported.filter;
-        record.metric = reported.metric;
-        record.num_fewshot = planned.num_fewshot;
-        record.higher_is_better = reported.higher_is_better;
-        const Aggregate aggregate = MeanAggregate(values[{reported.filter, reported.metric}]);
-        record.value = aggregate.value;
-        record.stderr_value = aggregate.stderr_value;
-        record.n = static_cast<int64_t>(aggregate.count);
-        records[record.task + "|" + record.filter + "|" + record.metric] = record;
-        report.metrics.push_back(record);
-        all_metrics.push_back(record);
-      }
-      reports[task.name()] = std::move(report);
+      TaskReport report =
+          ScoreTask(plan.tasks[t], table.keys[t], table, *store, run_id, &index, &outcome.failed_documents);
+      reports[report.name] = std::move(report);
     }
-
-    // 6. Groups, innermost first, from their subtasks' aggregates.
-    for (const auto& group_name : plan.selection.groups) {
-      const GroupSpec& group = *tasks_.FindGroup(group_name);
-      TaskReport report;
-      report.name = group.name;
-      report.is_group = true;
-      report.version = group.version;
-      for (const auto& sub : group.subtasks) report.subtasks.push_back(tasks_.Canonical(sub));
-      for (const auto& aggregate_spec : group.aggregate) {
-        std::vector<SubtaskAggregate> parts;
-        int shots = 0;
-        for (const auto& sub : report.subtasks) {
-          auto it = records.find(sub + "|" + aggregate_spec.filter + "|" + aggregate_spec.metric);
-          if (it == records.end()) continue;
-          parts.push_back({it->second.value, it->second.stderr_value, static_cast<size_t>(it->second.n)});
-          shots = it->second.num_fewshot;
-        }
-        if (parts.empty()) continue;
-        const Aggregate aggregate = AggregateSubtasks(parts, aggregate_spec.weight_by_size);
-        MetricRecord record;
-        record.task = group.name;
-        record.is_group = true;
-        record.version = group.version;
-        record.filter = aggregate_spec.filter;
-        record.metric = aggregate_spec.metric;
-        record.num_fewshot = shots;
-        report.num_fewshot = shots;
-        record.value = aggregate.value;
-        record.stderr_value = aggregate.stderr_value;
-        record.n = static_cast<int64_t>(aggregate.count);
-        records[record.task + "|" + record.filter + "|" + record.metric] = record;
-        report.metrics.push_back(record);
-        all_metrics.push_back(record);
-      }
-      reports[group.name] = std::move(report);
-    }
+    for (const auto& group : plan.selection.groups)
+      reports[group] = AggregateGroup(*tasks_.FindGroup(group), tasks_, &index);
+    std::vector<MetricRecord> all_metrics;
+    for (const auto& entry : index) all_metrics.push_back(entry.second);
     store->PutMetrics(run_id, all_metrics);
     store->FinishRun(run_id, "finished");
 
-    // 7. Outputs, in the order the user asked for them.
+    // 6. Outputs, in the order the user asked for the tasks.
     std::vector<std::string> order;
     std::map<std::string, int> depths;
-    for (const auto& name : options.tasks) {
-      if (name.empty()) continue;
-      AddToDisplay(tasks_.Canonical(name), 0, tasks_, &order, &depths);
-    }
-    outcome.report.run_id = run_id;
-    outcome.report.run_config = config;
-    outcome.report.config_hash = config_hash;
-    outcome.report.git_sha = kGitSha;
-    outcome.report.harness_version = kHarnessVersion;
+    for (const auto& name : options.tasks) AddToDisplay(tasks_.Canonical(name), 0, tasks_, &order, &depths);
+    outcome.report = {run_id, config, config_hash, kGitSha, kHarnessVersion, {}};
     for (const auto& name : order) {
       auto it = reports.find(name);
       if (it == reports.end()) continue;
@@ -468,9 +521,8 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
         std::string lines;
         for (const auto& sample : store->LoadSamples(run_id, planned.task->name()))
           lines += SampleJson(sample).dump() + "\n";
-        const auto path = options.output_dir / ("samples_" + planned.task->name() + ".jsonl");
-        WriteFileAtomically(path, lines);
-        outcome.sample_paths.push_back(path);
+        outcome.sample_paths.push_back(options.output_dir / ("samples_" + planned.task->name() + ".jsonl"));
+        WriteFileAtomically(outcome.sample_paths.back(), lines);
       }
     }
   } catch (const Error& e) {

@@ -30,7 +30,7 @@ void Progress::Advance(int64_t count) {
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
   // Terminals redraw ten times a second; logs get a line every 10 seconds.
-  if (since_draw >= (interactive_ ? 0.1 : 10.0) || done_ >= total_) {
+  if (since_draw >= (interactive_ ? 0.1 : 10.0)) {
     last_draw_ = now;
     Draw(false);
   }

@@ -43,6 +43,21 @@ GroupSpec ParseGroup(const nlohmann::json& config, const std::vector<std::string
   return group;
 }
 
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
 }  // namespace
 
 void TaskRegistry::RegisterTask(const std::string& name, TaskFactory factory, const std::string& origin) {
@@ -157,11 +172,25 @@ void TaskRegistry::ExpandInto(const std::string& raw, TaskSelection* selection, 
     return;
   }
   const GroupSpec* group = FindGroup(name);
-  if (!group) {
-    throw UserError("unknown task or group '" + raw + "' (`llada-eval tasks` lists them)");
-  }
+  if (!group) throw UserError("unknown task or group '" + raw + "'" + Suggest(raw) + " (`llada-eval tasks` lists them)");
   for (const auto& sub : group->subtasks) ExpandInto(sub, selection, seen_groups, depth + 1);
   if (seen_groups->insert(name).second) selection->groups.push_back(name);
+}
+
+std::string TaskRegistry::Suggest(const std::string& unknown) const {
+  std::vector<std::string> names = TaskNames();
+  for (const auto& entry : groups_) names.push_back(entry.first);
+  for (const auto& entry : aliases_) names.push_back(entry.first);
+  std::string best;
+  size_t best_distance = std::max<size_t>(3, unknown.size() / 4) + 1;
+  for (const auto& name : names) {
+    const size_t distance = EditDistance(unknown, name);
+    if (distance < best_distance) {
+      best = name;
+      best_distance = distance;
+    }
+  }
+  return best.empty() ? "" : "; did you mean '" + best + "'?";
 }
 
 TaskSelection TaskRegistry::Resolve(const std::vector<std::string>& names) const {

@@ -63,6 +63,7 @@ class TaskRegistry {
   std::unique_ptr<Task> CreateTask(const std::string& name) const;
 
  private:
+  std::string Suggest(const std::string& unknown) const;  // "; did you mean 'x'?" or ""
   void ExpandInto(const std::string& name, TaskSelection* selection, std::set<std::string>* seen_groups,
                   int depth) const;
   struct TaskEntry {

@@ -276,6 +276,7 @@ TEST_F(BadInputTest, MalformedCsvRow) {
 
 TEST_F(BadInputTest, UnknownTask) {
   ExpectCleanFailure(Run({"--tasks", "mmlu_astronomy,no_such_task"}), {"no_such_task"});
+  ExpectCleanFailure(Run({"--tasks", "mmlu_astronmy"}), {"did you mean 'mmlu_astronomy'?"});
 }
 
 TEST_F(BadInputTest, ReplayFileLackingARecord) {
