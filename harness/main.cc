@@ -10,6 +10,7 @@
 #include "harness/evaluator.h"
 #include "harness/version.h"
 #include "models/model.h"
+#include "models/tokenizer/tokenizer.h"
 #include "scorers/registry.h"
 #include "tasks/loaders.h"
 #include "tasks/registry.h"
@@ -123,6 +124,31 @@ int ListTasks(const TaskRegistry& registry, const std::string& data_dir) {
   return 0;
 }
 
+// One JSON object per input line: {"ids": [...]} or, with --decode, {"text": ...}.
+int RunTokenize(const std::string& path, bool jsonl, bool add_special, bool decode, bool skip_special) {
+  const auto tokenizer = Tokenizer::Load(path);
+  std::string line;
+  for (size_t number = 1; std::getline(std::cin, line); ++number) {
+    const std::string where = "stdin line " + std::to_string(number);
+    if (decode) {
+      const nlohmann::json ids = nlohmann::json::parse(line, nullptr, false);
+      if (ids.is_discarded() || !ids.is_array()) throw UserError(where + ": expected a JSON array of token ids");
+      std::cout << nlohmann::json({{"text", tokenizer->Decode(ids.get<std::vector<int32_t>>(), skip_special)}})
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
+      continue;
+    }
+    std::string text = line;
+    if (jsonl) {
+      const nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
+      if (value.is_discarded() || !value.is_string()) throw UserError(where + ": expected a JSON string");
+      text = value.get<std::string>();
+    }
+    std::cout << nlohmann::json({{"ids", tokenizer->Encode(text, add_special)}}).dump() << "\n";
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"llada-eval: evaluation harness for diffusion (LLaDA) and autoregressive language models"};
   app.set_version_flag("--version", std::string(kHarnessVersion) + " (" + kGitSha + ")");
@@ -151,6 +177,15 @@ int Main(int argc, char** argv) {
   auto* tasks_cmd = app.add_subcommand("tasks", "List tasks and groups, their aliases and data files");
   tasks_cmd->add_option("--data-dir", tasks_data_dir, "Where to look for the data files");
 
+  std::string tokenizer_path;
+  bool tokenize_jsonl = false, tokenize_add_special = false, tokenize_decode = false, tokenize_skip_special = false;
+  auto* tokenize = app.add_subcommand("tokenize", "Encode stdin lines (or decode id arrays) with a tokenizer.json");
+  tokenize->add_option("--tokenizer", tokenizer_path, "A tokenizer.json, or a directory holding one")->required();
+  tokenize->add_flag("--jsonl", tokenize_jsonl, "Each input line is a JSON string (texts may hold newlines)");
+  tokenize->add_flag("--add-special-tokens", tokenize_add_special, "Apply the post-processor (e.g. add BOS)");
+  tokenize->add_flag("--decode", tokenize_decode, "Read JSON id arrays and print {\"text\": ...}");
+  tokenize->add_flag("--skip-special-tokens", tokenize_skip_special, "With --decode: drop special tokens");
+
   // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" && args[0] != "-h" &&
@@ -169,6 +204,9 @@ int Main(int argc, char** argv) {
     std::cerr << "llada-eval: error: " << e.what() << " (see --help)\n";
     return 2;
   }
+
+  if (tokenize->parsed())
+    return RunTokenize(tokenizer_path, tokenize_jsonl, tokenize_add_special, tokenize_decode, tokenize_skip_special);
 
   LoaderRegistry loaders;
   RegisterBuiltinLoaders(loaders);

@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
   # libraries the harness links
-  libsqlite3-dev libcli11-dev nlohmann-json3-dev libre2-dev libssl-dev libutf8proc-dev zlib1g-dev
+  libsqlite3-dev libcli11-dev nlohmann-json3-dev libre2-dev libpcre2-dev libssl-dev libutf8proc-dev zlib1g-dev
   libbz2-dev libgtest-dev libgmock-dev
   # Boost.Process (v1 API, Boost 1.74) for the sandbox executor
   libboost-dev libboost-filesystem-dev
