@@ -67,9 +67,11 @@ std::filesystem::path LatestResults(const std::filesystem::path& dir) {
   return latest;
 }
 
-CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                 const std::string& input) {
   TempDir capture;
-  const auto out_path = capture.path() / "out", err_path = capture.path() / "err";
+  const auto out_path = capture.path() / "out", err_path = capture.path() / "err", in_path = capture.path() / "in";
+  WriteFile(in_path, input);
   std::vector<std::string> argv_storage = {LLADA_EVAL_BINARY};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<std::string> env_storage;
@@ -88,8 +90,8 @@ CliResult RunCli(const std::vector<std::string>& args, const std::map<std::strin
   if (pid == 0) {
     int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int null_fd = open("/dev/null", O_RDONLY);
-    dup2(null_fd, 0);
+    int in_fd = open(in_path.c_str(), O_RDONLY);
+    dup2(in_fd, 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     chdir(SourceDir().c_str());

@@ -41,8 +41,10 @@ struct CliResult {
   std::string err;
 };
 
-// Runs build/llada-eval with `args`; `env` entries are added to the environment.
-CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+// Runs build/llada-eval with `args`; `env` entries are added to the environment;
+// `input` is its standard input.
+CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                 const std::string& input = "");
 
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& contents);
