@@ -1,5 +1,6 @@
 // The tokenizer engine against reference outputs of Hugging Face tokenizers
 // (../shared/golden/tokenizers) and against LLaDA's pre-tokenizer rules.
+#include "models/tokenizer/encode_pair.h"
 #include "models/tokenizer/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -227,6 +228,49 @@ TEST(TokenizerErrorsTest, UnsupportedComponentsAreNamed) {
   WriteFile(dir.path() / "tokenizer.json", nlohmann::json({{"model", {{"type", "WordPiece"}, {"vocab", {{"a", 0}}}}}}).dump());
   EXPECT_THROW(Tokenizer::Load(dir.path()), UserError);
   EXPECT_THROW(Tokenizer::Load(dir.path() / "missing"), UserError);
+}
+
+}  // namespace
+}  // namespace llada
+
+namespace llada {
+namespace {
+
+class EncodePairTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::SharedDir().empty()) tokenizer_ = Tokenizer::Load(testing::SharedDir() / "tokenizers" / "llama3");
+  }
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+TEST_F(EncodePairTest, ContinuationIsTheTailOfTheWholeEncoding) {
+  LLADA_REQUIRE_SHARED();
+  const EncodedPair pair = EncodePair(*tokenizer_, "Question: 2+2?\nAnswer:", " 4", false);
+  std::vector<int32_t> joined = pair.context;
+  joined.insert(joined.end(), pair.continuation.begin(), pair.continuation.end());
+  EXPECT_EQ(joined, tokenizer_->Encode("Question: 2+2?\nAnswer: 4", false));
+  EXPECT_EQ(tokenizer_->Decode(pair.continuation, false), " 4");
+  EXPECT_FALSE(pair.boundary_merged);
+  EXPECT_FALSE(pair.continuation_fallback);
+}
+
+TEST_F(EncodePairTest, TrailingContextWhitespaceMovesToTheContinuation) {
+  LLADA_REQUIRE_SHARED();
+  const EncodedPair pair = EncodePair(*tokenizer_, "Answer: ", "B", false);
+  EXPECT_EQ(pair.context, tokenizer_->Encode("Answer:", false));
+  EXPECT_EQ(pair.continuation, tokenizer_->Encode(" B", false));  // one token, "ĠB"
+  EXPECT_EQ(pair.continuation.size(), 1u);
+}
+
+TEST_F(EncodePairTest, EmptyContinuationAfterAMergeFallsBackToEncodingItAlone) {
+  LLADA_REQUIRE_SHARED();
+  // "Hello wor" + "ld": the whole text is [Hello, Ġworld], the context alone
+  // [Hello, Ġwor], so whole[2:] is empty (lm-eval would assert here).
+  const EncodedPair pair = EncodePair(*tokenizer_, "Hello wor", "ld", false);
+  EXPECT_TRUE(pair.boundary_merged);
+  EXPECT_TRUE(pair.continuation_fallback);
+  EXPECT_EQ(pair.continuation, tokenizer_->Encode("ld", false));
 }
 
 }  // namespace
