@@ -14,6 +14,7 @@
 #include "core/errors.h"
 #include "core/file_io.h"
 #include "core/hashing.h"
+#include "core/text.h"
 #include "harness/progress.h"
 #include "harness/version.h"
 #include "store/store.h"
@@ -119,9 +120,41 @@ size_t Plan::TotalRequests() const {
   return total;
 }
 
+namespace {
+
+// The chat template a run uses: named, or declared by the checkpoint.
+std::unique_ptr<ChatTemplate> ResolveChatTemplate(const EvalOptions& options) {
+  if (options.fewshot_as_multiturn && !options.apply_chat_template)
+    throw UserError("--fewshot-as-multiturn needs --apply-chat-template");
+  if (!options.apply_chat_template) return nullptr;
+  if (!options.chat_template_name.empty()) return ChatTemplateByName(options.chat_template_name);
+  const std::filesystem::path config = std::filesystem::path(options.model.spec) / "tokenizer_config.json";
+  std::error_code ec;
+  if (options.model.spec.empty() || !std::filesystem::is_regular_file(config, ec))
+    throw UserError("--apply-chat-template: the model declares no chat template here; name one with --chat-template (" +
+                    Join(KnownChatTemplates(), ", ") + ")");
+  const nlohmann::json tokenizer_config = nlohmann::json::parse(ReadInputFile(config), nullptr, false);
+  const std::string source = tokenizer_config.is_object() ? tokenizer_config.value("chat_template", std::string()) : "";
+  const auto name = DetectChatTemplate(source);
+  if (!name)
+    throw UserError::InFile(config.string(), "chat_template",
+                            "not a template llada-eval recognises; name one with --chat-template (" +
+                                Join(KnownChatTemplates(), ", ") + ")");
+  std::string bos;
+  if (tokenizer_config.contains("bos_token")) {
+    const auto& value = tokenizer_config.at("bos_token");
+    if (value.is_string()) bos = value.get<std::string>();
+    if (value.is_object()) bos = value.value("content", std::string());
+  }
+  return ChatTemplateByName(*name, bos);
+}
+
+}  // namespace
+
 Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
   Plan plan;
   plan.selection = registry.Resolve(options.tasks);
+  plan.chat_template = ResolveChatTemplate(options);
   if (options.num_fewshot && *options.num_fewshot < 0) throw UserError("--shots: must be 0 or more");
   if (options.limit && *options.limit < 0) throw UserError("--limit: must be 0 or more");
   for (const auto& name : plan.selection.leaf_tasks) {
@@ -138,9 +171,14 @@ Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
     int64_t begin = options.doc_range ? std::min(options.doc_range->begin, count) : 0;
     int64_t end = options.doc_range ? std::min(options.doc_range->end, count) : count;
     if (options.limit) end = std::min(end, begin + *options.limit);
+    PromptOptions prompt;
+    prompt.num_fewshot = planned.num_fewshot;
+    prompt.chat_template = plan.chat_template.get();
+    prompt.system_instruction = options.system_instruction;
+    prompt.fewshot_as_multiturn = options.fewshot_as_multiturn;
     for (int64_t i = begin; i < end; ++i) {
       planned.doc_indices.push_back(static_cast<size_t>(i));
-      planned.requests.push_back(planned.task->BuildRequests(static_cast<size_t>(i), planned.num_fewshot));
+      planned.requests.push_back(planned.task->BuildRequests(static_cast<size_t>(i), prompt));
     }
     plan.tasks.push_back(std::move(planned));
   }
@@ -233,6 +271,9 @@ nlohmann::json ResolvedConfig(const EvalOptions& options, const Plan& plan, cons
       {"doc_range", options.doc_range ? nlohmann::json({options.doc_range->begin, options.doc_range->end})
                                       : nlohmann::json(nullptr)},
       {"fewshot_seed", options.fewshot_seed},
+      {"chat_template", plan.chat_template ? nlohmann::json(plan.chat_template->name()) : nlohmann::json(nullptr)},
+      {"system_instruction", optional(options.system_instruction)},
+      {"fewshot_as_multiturn", options.fewshot_as_multiturn},
       {"preset", options.preset},
       {"data_sha256", *data_hashes},
   };

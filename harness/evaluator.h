@@ -36,6 +36,13 @@ struct EvalOptions {
   std::string preset;                  // name, or empty
   nlohmann::json preset_config = nlohmann::json::object();
   uint64_t fewshot_seed = 1234;
+  // Chat formatting (lm-eval's --apply_chat_template, --system_instruction,
+  // --fewshot_as_multiturn). The template is chat_template_name, else the one
+  // the model directory's tokenizer_config.json declares.
+  bool apply_chat_template = false;
+  std::string chat_template_name;
+  std::optional<std::string> system_instruction;
+  bool fewshot_as_multiturn = false;
   ModelOptions model;
 };
 
@@ -49,6 +56,7 @@ struct PlannedTask {
 
 struct Plan {
   TaskSelection selection;
+  std::unique_ptr<ChatTemplate> chat_template;  // set under --apply-chat-template
   std::vector<PlannedTask> tasks;
   size_t TotalRequests() const;
 };

@@ -33,6 +33,10 @@ struct CommonFlags {
   std::string data_dir = DefaultDataDir();
   std::string preset;
   uint64_t fewshot_seed = 1234;
+  bool apply_chat_template = false;
+  std::string chat_template;
+  std::string system_instruction;
+  bool fewshot_as_multiturn = false;
 };
 
 void AddCommonFlags(CLI::App* app, CommonFlags* flags) {
@@ -47,6 +51,13 @@ void AddCommonFlags(CLI::App* app, CommonFlags* flags) {
                                                  "$LLADA_EVAL_DATA, else ~/.cache/llada-eval/data)");
   app->add_option("--preset", flags->preset, "Named settings from configs/presets/ (or a JSON file path)");
   app->add_option("--fewshot-seed", flags->fewshot_seed, "Seed of the random few-shot sampler (lm-eval: 1234)");
+  app->add_flag("--apply-chat-template", flags->apply_chat_template,
+                "Render prompts as a conversation with the model's chat template");
+  app->add_option("--chat-template", flags->chat_template,
+                  "Chat template by name (chatml, llada, llama2, llama3, mistral); implies --apply-chat-template");
+  app->add_option("--system-instruction", flags->system_instruction, "System prompt placed before the description");
+  app->add_flag("--fewshot-as-multiturn", flags->fewshot_as_multiturn,
+                "With a chat template: each few-shot example as a user/assistant turn pair");
 }
 
 nlohmann::json LoadPreset(const std::string& preset) {
@@ -86,6 +97,10 @@ EvalOptions ToEvalOptions(const CommonFlags& flags) {
   options.preset = flags.preset;
   options.preset_config = LoadPreset(flags.preset);
   options.fewshot_seed = flags.fewshot_seed;
+  options.chat_template_name = flags.chat_template;
+  options.apply_chat_template = flags.apply_chat_template || !flags.chat_template.empty();
+  if (!flags.system_instruction.empty()) options.system_instruction = flags.system_instruction;
+  options.fewshot_as_multiturn = flags.fewshot_as_multiturn;
   return options;
 }
 

@@ -205,7 +205,7 @@ std::string ConfigTask::TargetText(const Document& doc) const {
   return Choices(doc).at(static_cast<size_t>(TargetIndex(doc)));
 }
 
-std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot) {
+std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot, int draws_per_doc) {
   if (num_fewshot <= 0) return {};
   const auto& pool = FewshotDocs();
   const Document& doc = eval_docs_.at(doc_index);
@@ -224,8 +224,9 @@ std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot
       rng_draw_size_ = static_cast<int>(n);
       draws_.clear();
     }
-    while (draws_.size() <= doc_index) draws_.push_back(rng_->SampleIndices(pool.size(), n));
-    drawn = draws_[doc_index];
+    const size_t call = (doc_index + 1) * static_cast<size_t>(draws_per_doc) - 1;
+    while (draws_.size() <= call) draws_.push_back(rng_->SampleIndices(pool.size(), n));
+    drawn = draws_[call];
   }
   std::vector<size_t> selected;
   for (uint64_t index : drawn) {
@@ -235,27 +236,67 @@ std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot
   return selected;
 }
 
-std::vector<Request> ConfigTask::BuildRequests(size_t doc_index, int num_fewshot) {
+std::string ConfigTask::FewshotText(const std::vector<size_t>& shots) {
+  std::string text;
+  for (size_t shot : shots) {
+    const Document& example = FewshotDocs()[shot];
+    text += RenderText(doc_to_text_, example);
+    const std::string target = TargetText(example);
+    if (!target.empty()) text += target_delimiter_ + target + fewshot_delimiter_;
+  }
+  return text;
+}
+
+// lm-eval's ConfigurableTask.fewshot_context (v0.4.8), for string prompts.
+std::string ConfigTask::BuildContext(size_t doc_index, const PromptOptions& options) {
+  const Document& doc = eval_docs_[doc_index];
+  const std::string description = description_ ? description_->Render(doc, vars_) : std::string();
+  std::string system_prompt = description;
+  if (options.system_instruction)
+    system_prompt = description.empty() ? *options.system_instruction
+                                        : *options.system_instruction + fewshot_delimiter_ + description;
+  const std::string question = RenderText(doc_to_text_, doc);
+  if (!options.chat_template) {
+    // Plain text: the random sampler's draws are consumed one per document.
+    return system_prompt + FewshotText(FewshotIndices(doc_index, options.num_fewshot)) + question;
+  }
+  std::vector<ChatMessage> messages;
+  if (!system_prompt.empty()) messages.push_back({"system", system_prompt});
+  if (options.num_fewshot > 0) {
+    if (options.fewshot_as_multiturn) {
+      for (size_t shot : FewshotIndices(doc_index, options.num_fewshot)) {
+        const Document& example = FewshotDocs()[shot];
+        messages.push_back({"user", RenderText(doc_to_text_, example)});
+        messages.push_back({"assistant", TargetText(example)});
+      }
+    } else {
+      messages.push_back({"user", FewshotText(FewshotIndices(doc_index, options.num_fewshot, /*draws_per_doc=*/2))});
+    }
+  }
+  // append_target_question: a new user turn unless the last one is a user turn.
+  if (!options.fewshot_as_multiturn && !messages.empty() && messages.back().role == "user")
+    messages.back().content += question;
+  else
+    messages.push_back({"user", question});
+  return options.chat_template->Render(messages, /*add_generation_prompt=*/true);
+}
+
+std::vector<Request> ConfigTask::BuildRequests(size_t doc_index, const PromptOptions& options) {
   if (doc_index >= eval_docs_.size()) throw InternalError("document index out of range in " + name_);
   const Document& doc = eval_docs_[doc_index];
-  std::string context = description_ ? description_->Render(doc, vars_) : std::string();
-  for (size_t shot : FewshotIndices(doc_index, num_fewshot)) {
-    const Document& example = FewshotDocs()[shot];
-    context += RenderText(doc_to_text_, example);
-    const std::string target = TargetText(example);
-    if (!target.empty()) context += target_delimiter_ + target + fewshot_delimiter_;
-  }
-  context += RenderText(doc_to_text_, doc);
-
+  const std::string context = BuildContext(doc_index, options);
   std::vector<Request> requests;
   if (request_type_ == RequestType::kLoglikelihood) {
+    // Under a chat template lm-eval drops the target delimiter: the answer
+    // follows the assistant header directly.
+    const std::string delimiter = options.chat_template ? "" : target_delimiter_;
     const auto choices = Choices(doc);
     for (size_t i = 0; i < choices.size(); ++i) {
       Request request;
       request.type = RequestType::kLoglikelihood;
       request.origin = {name_, static_cast<int64_t>(doc_index), static_cast<int>(i)};
       request.context = context;
-      request.continuation = target_delimiter_ + choices[i];
+      request.continuation = delimiter + choices[i];
       requests.push_back(std::move(request));
     }
   } else {

@@ -33,18 +33,24 @@ class ConfigTask : public Task {
   void Load(const std::filesystem::path& data_dir) override;
   size_t NumDocs() const override { return eval_docs_.size(); }
 
-  std::vector<Request> BuildRequests(size_t doc_index, int num_fewshot) override;
+  std::vector<Request> BuildRequests(size_t doc_index, const PromptOptions& options) override;
   DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const override;
 
   nlohmann::json Describe() const override;
   nlohmann::json FewshotInfo() const override;
 
   // The few-shot examples drawn for a document (indices into the few-shot
-  // split, in the order used). Exposed for tests against lm-eval's draws.
-  std::vector<size_t> FewshotIndices(size_t doc_index, int num_fewshot);
+  // split, in the order used). lm-eval's random sampler makes `draws_per_doc`
+  // rnd.sample() calls per document (2 in chat mode without multi-turn, where
+  // its get_chat_context samples once and get_context again) and uses the last.
+  // Exposed for tests against lm-eval's draws.
+  std::vector<size_t> FewshotIndices(size_t doc_index, int num_fewshot, int draws_per_doc = 1);
 
  private:
   std::string RenderText(const PromptTemplate& tmpl, const Document& doc) const;
+  // The few-shot examples as one string: text + delimiter + target + fewshot delimiter each.
+  std::string FewshotText(const std::vector<size_t>& shots);
+  std::string BuildContext(size_t doc_index, const PromptOptions& options);
   std::string TargetText(const Document& doc) const;   // the target as it appears in a shot
   int TargetIndex(const Document& doc) const;          // multiple choice gold
   std::vector<std::string> Choices(const Document& doc) const;

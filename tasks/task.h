@@ -4,11 +4,13 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/request.h"
+#include "tasks/chat_template.h"
 
 namespace llada {
 
@@ -28,6 +30,15 @@ struct FilterOutcome {
 struct DocumentScore {
   std::string target;  // printable gold answer
   std::vector<FilterOutcome> outcomes;
+};
+
+// How a document's prompt is assembled (lm-eval's fewshot_context arguments).
+struct PromptOptions {
+  int num_fewshot = 0;
+  // Non-null: render the prompt as a conversation (--apply-chat-template).
+  const ChatTemplate* chat_template = nullptr;
+  std::optional<std::string> system_instruction;
+  bool fewshot_as_multiturn = false;  // each example a user/assistant turn pair
 };
 
 // A (filter, metric) pair the task reports, with its aggregation.
@@ -55,9 +66,9 @@ class Task {
   virtual void Load(const std::filesystem::path& data_dir) = 0;
   virtual size_t NumDocs() const = 0;
 
-  // The requests for one evaluation document, with `num_fewshot` examples.
-  // May be called for documents in any order.
-  virtual std::vector<Request> BuildRequests(size_t doc_index, int num_fewshot) = 0;
+  // The requests for one evaluation document. May be called for documents in
+  // any order.
+  virtual std::vector<Request> BuildRequests(size_t doc_index, const PromptOptions& options) = 0;
   // Filters the responses (in BuildRequests order) and computes metrics.
   virtual DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const = 0;
 

@@ -44,7 +44,9 @@ class LmEvalGoldenTest : public ::testing::Test {
       const std::string name = record.at("task");
       if (!tasks.count(name)) tasks[name] = LoadTask(name);
       const int shots = tasks[name]->default_num_fewshot();
-      const auto requests = tasks[name]->BuildRequests(record.at("doc_index").get<size_t>(), shots);
+      PromptOptions options;
+      options.num_fewshot = shots;
+      const auto requests = tasks[name]->BuildRequests(record.at("doc_index").get<size_t>(), options);
       const size_t idx = record.at("idx").get<size_t>();
       ASSERT_LT(idx, requests.size()) << name << " doc " << record.at("doc_index");
       const Request& request = requests[idx];
