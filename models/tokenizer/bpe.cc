@@ -85,20 +85,26 @@ const std::string* BpeModel::IdToToken(int32_t id) const {
   return &id_to_token_[static_cast<size_t>(id)];
 }
 
-std::vector<int32_t> BpeModel::Tokenize(const std::string& word) const {
-  if (word.empty()) return {};
+void BpeModel::TokenizeInto(const std::string& word, std::vector<int32_t>* out) const {
+  if (word.empty()) return;
   if (ignore_merges_) {
-    if (auto it = vocab_.find(word); it != vocab_.end()) return {it->second};
+    if (auto it = vocab_.find(word); it != vocab_.end()) {
+      out->push_back(it->second);
+      return;
+    }
   }
   {
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (auto it = cache_.find(word); it != cache_.end()) return it->second;
+    if (auto it = cache_.find(word); it != cache_.end()) {
+      out->insert(out->end(), it->second.begin(), it->second.end());
+      return;
+    }
   }
   std::vector<int32_t> ids = MergeWord(word);
+  out->insert(out->end(), ids.begin(), ids.end());
   std::lock_guard<std::mutex> lock(cache_mutex_);
   if (cache_.size() >= kCacheLimit) cache_.clear();
-  cache_.emplace(word, ids);
-  return ids;
+  cache_.emplace(word, std::move(ids));
 }
 
 std::vector<int32_t> BpeModel::MergeWord(const std::string& word) const {

@@ -18,8 +18,9 @@ class BpeModel {
   // `model`: tokenizer.json's "model" object. Throws UserError naming `origin`.
   BpeModel(const nlohmann::json& model, const std::string& origin);
 
-  // Ids of one pre-token. Results are cached per pre-token.
-  std::vector<int32_t> Tokenize(const std::string& word) const;
+  // Appends the ids of one pre-token to `out`. Results are cached per
+  // pre-token, so a repeated word costs one hash lookup and no allocation.
+  void TokenizeInto(const std::string& word, std::vector<int32_t>* out) const;
 
   std::optional<int32_t> TokenToId(const std::string& token) const;
   const std::string* IdToToken(int32_t id) const;

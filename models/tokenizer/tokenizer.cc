@@ -91,10 +91,7 @@ class HfTokenizer : public Tokenizer {
         ids.push_back(segment.id);
         continue;
       }
-      for (const auto& piece : PreTokenizePieces({{segment.text, segment.at_start}})) {
-        const auto piece_ids = model_.Tokenize(piece.text);
-        ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
-      }
+      for (const auto& piece : PreTokenizePieces({{segment.text, segment.at_start}})) model_.TokenizeInto(piece.text, &ids);
     }
     return post_processor_ ? post_processor_->Process(std::move(ids), add_special_tokens) : ids;
   }
