@@ -14,6 +14,8 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev
   # fast BLAS for LibTorch on CPU (Debian's default reference BLAS is ~30x slower)
   libopenblas0-pthread
+  # LibTorch (CPU) for the LLaDA and ARM backends
+  libtorch-dev
   # inspecting the result store by hand
   sqlite3
 )

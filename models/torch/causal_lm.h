@@ -1,0 +1,31 @@
+// Exact log-likelihood and greedy decoding for causal (ARM) models, as
+// lm-evaluation-harness's HFLM and transformers' greedy search compute them.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "models/torch/transformer.h"
+
+namespace llada {
+
+struct CausalLoglikelihood {
+  double loglikelihood = 0.0;  // float32 sum of the continuation's log-probs
+  bool is_greedy = false;      // argmax equals the continuation at every position
+  std::vector<float> token_logprobs;
+  std::vector<int64_t> greedy_tokens;
+};
+
+// HFLM._loglikelihood_tokens for one request: input (context + continuation)[:-1],
+// log_softmax in float32, the last len(continuation) positions.
+CausalLoglikelihood CausalLogLikelihood(const Transformer& model, const std::vector<int64_t>& context,
+                                        const std::vector<int64_t>& continuation);
+
+// Greedy decoding with a KV cache: the prompt in one forward, then one token
+// per step. Stops after `max_new_tokens` or at any id in `stop_ids`
+// (included in the output). Returns the new tokens only.
+std::vector<int64_t> GreedyGenerate(const Transformer& model, const std::vector<int64_t>& prompt, int64_t max_new_tokens,
+                                    const std::vector<int64_t>& stop_ids, std::vector<int64_t>* step_input_lengths = nullptr);
+
+}  // namespace llada

@@ -1,0 +1,58 @@
+// LLaDA's reference algorithms (ML-GSAI/LLaDA get_log_likelihood.py,
+// eval_llada.py, generate.py), ported call for call so that, after
+// torch::manual_seed(seed), LibTorch's generators draw exactly the numbers the
+// Python reference draws. See ../shared/spec/llada.md sections 3.1-3.3.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <vector>
+
+#include "models/torch/transformer.h"
+
+namespace llada {
+
+struct MonteCarloOptions {
+  int mc_num = 128;
+  int batch_size = 32;    // must divide mc_num
+  double cfg_scale = 0.0;  // classifier-free guidance; 0 = off
+  int64_t mask_id = 126336;
+};
+
+// forward_process: the stratified random masking of one Monte-Carlo batch.
+// Returns the noisy batch [b, l] and p_mask [b, l].
+std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor& batch, const torch::Tensor& prompt_index,
+                                                            int64_t mask_id);
+
+// The Monte-Carlo estimate of log p(target | prefix) (get_log_likelihood).
+double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& prefix,
+                          const std::vector<int64_t>& target, const MonteCarloOptions& options);
+
+// eval_llada.py's suffix_greedy_prediction: would greedy unmasking, one most
+// confident token per step, reproduce the target?
+bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& prefix, const std::vector<int64_t>& target,
+                       const MonteCarloOptions& options, std::vector<int64_t>* greedy_tokens = nullptr);
+
+struct DiffusionGenerateOptions {
+  int64_t steps = 128;
+  int64_t gen_length = 128;
+  int64_t block_length = 128;
+  double temperature = 0.0;
+  double cfg_scale = 0.0;
+  std::string remasking = "low_confidence";  // or "random"
+  int64_t mask_id = 126336;
+  // Reference toggles for Instruct models: ban EOS outright, or give EOS/EoT
+  // confidence 0 (committed last). Ids: eos 126081, eot 126348 for LLaDA-8B.
+  bool logits_eos_inf = false;
+  bool confidence_eos_eot_inf = false;
+  int64_t eos_id = 126081;
+  int64_t eot_id = 126348;
+};
+
+// generate(): iterative low-confidence remasking over blocks. `prompt` [B, Lp]
+// (equal lengths). Returns [B, Lp + gen_length]. `forward_calls` counts model calls.
+torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& prompt, const DiffusionGenerateOptions& options,
+                            int64_t* forward_calls = nullptr);
+
+}  // namespace llada

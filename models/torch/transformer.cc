@@ -1,0 +1,145 @@
+#include "models/torch/transformer.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/errors.h"
+
+namespace llada {
+
+Transformer::Transformer(TransformerConfig config, const Checkpoint& checkpoint, torch::Device device,
+                         torch::ScalarType dtype)
+    : config_(std::move(config)), device_(device), dtype_(dtype) {
+  ValidateCheckpoint(config_, checkpoint);
+  torch::NoGradGuard no_grad;
+  embedding_ = Load(checkpoint, config_.embedding_name);
+  final_norm_ = Load(checkpoint, config_.final_norm_name);
+  lm_head_ = config_.lm_head_name == config_.embedding_name ? embedding_ : Load(checkpoint, config_.lm_head_name);
+  for (const auto& names : config_.layers) {
+    Layer layer;
+    layer.attn_norm = Load(checkpoint, names.attn_norm);
+    layer.q = Load(checkpoint, names.q);
+    layer.k = Load(checkpoint, names.k);
+    layer.v = Load(checkpoint, names.v);
+    layer.o = Load(checkpoint, names.o);
+    if (config_.qkv_bias) {
+      layer.q_bias = Load(checkpoint, names.q_bias);
+      layer.k_bias = Load(checkpoint, names.k_bias);
+      layer.v_bias = Load(checkpoint, names.v_bias);
+    }
+    layer.ffn_norm = Load(checkpoint, names.ffn_norm);
+    layer.gate = Load(checkpoint, names.gate);
+    layer.up = Load(checkpoint, names.up);
+    layer.down = Load(checkpoint, names.down);
+    layers_.push_back(std::move(layer));
+  }
+  // inv_freq = 1 / theta^(arange(0, d, 2) / d), in float32 as both references compute it.
+  const auto exponents = torch::arange(0, config_.head_dim, 2, torch::kInt64).to(torch::kFloat32) /
+                         static_cast<float>(config_.head_dim);
+  inv_freq_ = (1.0 / torch::pow(config_.rope_theta, exponents)).to(device_);
+}
+
+torch::Tensor Transformer::Load(const Checkpoint& checkpoint, const std::string& name) const {
+  const TensorView& view = checkpoint.Get(name);
+  // Widen to float32 on the host, then convert once to the target dtype and device.
+  torch::Tensor host = torch::empty(view.shape, torch::kFloat32);
+  view.ToFloat32(host.data_ptr<float>());
+  return host.to(device_, dtype_);
+}
+
+torch::Tensor Transformer::RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const {
+  // Both references: float32 statistics, cast back, then the weight multiply.
+  const auto x32 = x.to(torch::kFloat32);
+  const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+namespace {
+
+torch::Tensor RotateHalf(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+torch::Tensor Transformer::Forward(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
+                                   const std::optional<torch::Tensor>& position_ids, KvCache* cache) const {
+  torch::NoGradGuard no_grad;
+  if (cache && !config_.causal) throw InternalError("a KV cache needs a causal model");
+  const auto ids = input_ids.to(device_, torch::kInt64);
+  const int64_t batch = ids.size(0), length = ids.size(1);
+  const int64_t past = cache ? cache->length() : 0, total = past + length;
+  const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, head_dim = config_.head_dim;
+
+  torch::Tensor positions = position_ids ? position_ids->to(device_, torch::kInt64)
+                                         : torch::arange(past, total, torch::TensorOptions(device_).dtype(torch::kInt64))
+                                               .unsqueeze(0)
+                                               .expand({batch, length});
+  // RoPE tables in float32: freqs = pos (x) inv_freq, emb = [freqs, freqs].
+  const auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
+  const auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);  // [B, 1, T, hd]
+  const auto cos = emb.cos(), sin = emb.sin();
+  auto rotate = [&](const torch::Tensor& t) {
+    const auto t32 = t.to(torch::kFloat32);
+    return (t32 * cos + RotateHalf(t32) * sin).to(t.scalar_type());
+  };
+
+  // Additive mask [B, 1, T, S]: the most negative float32 where attention is not allowed.
+  const float kMin = std::numeric_limits<float>::lowest();
+  torch::Tensor bias = torch::zeros({batch, 1, length, total}, torch::TensorOptions(device_).dtype(torch::kFloat32));
+  if (config_.causal) {
+    const auto query_pos = torch::arange(past, total, torch::TensorOptions(device_).dtype(torch::kInt64)).view({-1, 1});
+    const auto key_pos = torch::arange(0, total, torch::TensorOptions(device_).dtype(torch::kInt64)).view({1, -1});
+    auto blocked = key_pos > query_pos;
+    if (config_.sliding_window) blocked = blocked | (query_pos - key_pos >= *config_.sliding_window);
+    bias.masked_fill_(blocked.view({1, 1, length, total}), kMin);
+  }
+  if (attention_mask) {
+    const auto keys_ok = attention_mask->to(device_).to(torch::kBool);  // [B, S]
+    if (keys_ok.size(1) != total) throw InternalError("attention_mask must cover cached and new tokens");
+    bias.masked_fill_(keys_ok.logical_not().view({batch, 1, 1, total}), kMin);
+  }
+
+  torch::Tensor x = embedding_.index_select(0, ids.reshape(-1)).view({batch, length, config_.hidden_size});
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = layers_[l];
+    const auto h = RmsNorm(x, layer.attn_norm);
+    auto q = torch::nn::functional::linear(h, layer.q, layer.q_bias);
+    auto k = torch::nn::functional::linear(h, layer.k, layer.k_bias);
+    auto v = torch::nn::functional::linear(h, layer.v, layer.v_bias);
+    q = rotate(q.view({batch, length, heads, head_dim}).transpose(1, 2));
+    k = rotate(k.view({batch, length, kv_heads, head_dim}).transpose(1, 2));
+    v = v.view({batch, length, kv_heads, head_dim}).transpose(1, 2);
+    if (cache) {
+      if (cache->keys.size() < layers_.size()) {
+        cache->keys.resize(layers_.size());
+        cache->values.resize(layers_.size());
+      }
+      if (cache->keys[l].defined()) {
+        k = torch::cat({cache->keys[l], k}, 2);
+        v = torch::cat({cache->values[l], v}, 2);
+      }
+      cache->keys[l] = k;
+      cache->values[l] = v;
+    }
+    if (kv_heads != heads) {  // GQA: query head i reads kv head i / (heads / kv_heads)
+      k = k.repeat_interleave(heads / kv_heads, 1);
+      v = v.repeat_interleave(heads / kv_heads, 1);
+    }
+    // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
+    const auto scores = config_.causal ? torch::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim))
+                                       : torch::matmul(q * scale, k.transpose(2, 3));
+    const auto probs = torch::softmax(scores.to(torch::kFloat32) + bias, -1).to(q.scalar_type());
+    const auto attended = torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, config_.hidden_size});
+    x = x + torch::nn::functional::linear(attended, layer.o);
+    const auto f = RmsNorm(x, layer.ffn_norm);
+    x = x + torch::nn::functional::linear(
+                torch::silu(torch::nn::functional::linear(f, layer.gate)) * torch::nn::functional::linear(f, layer.up),
+                layer.down);
+  }
+  return torch::nn::functional::linear(RmsNorm(x, final_norm_), lm_head_).to(torch::kFloat32);
+}
+
+}  // namespace llada

@@ -1,0 +1,53 @@
+// One transformer for every supported family, configured by
+// TransformerConfig: LLaDA (bidirectional) and the causal ARM baselines
+// (GQA, optional q/k/v bias, tied or untied head, optional KV cache).
+// This header includes LibTorch: only models/ may include it.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <vector>
+
+#include "models/checkpoint/model_config.h"
+#include "models/checkpoint/safetensors.h"
+
+namespace llada {
+
+// Keys and values of every layer for the tokens seen so far (ARM decoding).
+struct KvCache {
+  std::vector<torch::Tensor> keys, values;  // per layer: [B, kv_heads, S, head_dim]
+  int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
+};
+
+class Transformer {
+ public:
+  // Loads every weight into `dtype` on `device`, one tensor at a time from the
+  // memory-mapped checkpoint (peak memory: the model plus one tensor).
+  Transformer(TransformerConfig config, const Checkpoint& checkpoint, torch::Device device, torch::ScalarType dtype);
+
+  const TransformerConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+
+  // Logits [B, T, V] in float32. `attention_mask` [B, T] (1 = token, 0 = pad)
+  // masks padded keys. `position_ids` [B, T] defaults to 0..T-1 (after the
+  // cached length). With `cache`, keys and values are appended to it (causal
+  // families only).
+  torch::Tensor Forward(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask = std::nullopt,
+                        const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr) const;
+
+ private:
+  struct Layer {
+    torch::Tensor attn_norm, q, k, v, o, q_bias, k_bias, v_bias, ffn_norm, gate, up, down;
+  };
+  torch::Tensor Load(const Checkpoint& checkpoint, const std::string& name) const;
+  torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const;
+
+  TransformerConfig config_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  torch::Tensor embedding_, final_norm_, lm_head_, inv_freq_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace llada

@@ -1,0 +1,175 @@
+// The LibTorch transformer and algorithms against the reference
+// implementations' outputs: ../shared/golden/tiny-llada (LLaDA's own Python
+// code) and ../shared/golden/arm (Hugging Face transformers v4.39).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "models/checkpoint/model_config.h"
+#include "models/torch/causal_lm.h"
+#include "models/torch/llada_algorithms.h"
+#include "models/torch/transformer.h"
+#include "tests/test_util.h"
+
+namespace llada {
+namespace {
+
+using testing::ReadFile;
+using testing::SharedDir;
+
+nlohmann::json LoadJson(const std::filesystem::path& path) { return nlohmann::json::parse(ReadFile(path)); }
+
+std::unique_ptr<Transformer> LoadModel(const std::string& name) {
+  const auto dir = SharedDir() / "models" / name;
+  const auto checkpoint = Checkpoint::Open(dir);
+  return std::make_unique<Transformer>(ReadTransformerConfig(dir), *checkpoint, torch::kCPU, torch::kFloat32);
+}
+
+torch::Tensor Ids(const nlohmann::json& rows) {
+  std::vector<int64_t> flat;
+  for (const auto& row : rows)
+    for (const auto& id : row) flat.push_back(id.get<int64_t>());
+  return torch::tensor(flat, torch::kInt64).view({static_cast<int64_t>(rows.size()), -1});
+}
+
+torch::Tensor GoldenLogits(const std::filesystem::path& file, const std::vector<int64_t>& shape) {
+  const std::string bytes = ReadFile(file);
+  auto tensor = torch::empty(shape, torch::kFloat32);
+  EXPECT_EQ(bytes.size(), static_cast<size_t>(tensor.numel()) * 4) << file;
+  std::memcpy(tensor.data_ptr<float>(), bytes.data(), std::min(bytes.size(), static_cast<size_t>(tensor.numel()) * 4));
+  return tensor;
+}
+
+void ExpectLogitsMatch(const torch::Tensor& ours, const torch::Tensor& golden, const std::string& where) {
+  ASSERT_EQ(ours.sizes(), golden.sizes()) << where;
+  const double max_abs = (ours - golden).abs().max().item<double>();
+  const double scale = golden.abs().max().item<double>();
+  EXPECT_LT(max_abs, 1e-5 * std::max(1.0, scale)) << where << ": max |diff| " << max_abs;
+  EXPECT_TRUE(torch::equal(ours.argmax(-1), golden.argmax(-1))) << where;
+}
+
+TEST(LladaTransformerTest, LogitsMatchTheReference) {
+  LLADA_REQUIRE_SHARED();
+  const auto golden = LoadJson(SharedDir() / "golden" / "tiny-llada" / "golden.json");
+  for (const char* checkpoint : {"tiny-llada", "tiny-llada-sharded"}) {
+    const auto model = LoadModel(checkpoint);
+    for (const auto& entry : golden.at("logits")) {
+      const auto shape = entry.at("logits").at("shape").get<std::vector<int64_t>>();
+      const auto expected = GoldenLogits(SharedDir() / "golden" / "tiny-llada" / entry.at("logits").at("file").get<std::string>(), shape);
+      ExpectLogitsMatch(model->Forward(Ids(entry.at("input_ids"))), expected,
+                        std::string(checkpoint) + " case " + entry.at("name").get<std::string>());
+    }
+  }
+}
+
+TEST(LladaAlgorithmsTest, ForwardProcessDrawsTheReferenceMasks) {
+  LLADA_REQUIRE_SHARED();
+  const auto golden = LoadJson(SharedDir() / "golden" / "tiny-llada" / "golden.json").at("get_log_likelihood");
+  for (const auto& trace : golden.at("forward_process_traces")) {
+    nlohmann::json the_case;
+    for (const auto& c : golden.at("cases"))
+      if (c.at("name") == trace.at("name")) the_case = c;
+    std::vector<int64_t> sequence = the_case.at("prompt").get<std::vector<int64_t>>();
+    const auto answer = the_case.at("answer").get<std::vector<int64_t>>();
+    sequence.insert(sequence.end(), answer.begin(), answer.end());
+    const int64_t batch = trace.at("batch").get<int64_t>();
+    const auto seq = torch::tensor(sequence, torch::kInt64).unsqueeze(0).repeat({batch, 1});
+    const auto prompt_index = torch::arange(seq.size(1)) < static_cast<int64_t>(the_case.at("prompt").size());
+    torch::manual_seed(trace.at("seed").get<uint64_t>());
+    for (const char* call : {"call1", "call2"}) {
+      auto [noisy, p_mask] = LladaForwardProcess(seq, prompt_index, 500);
+      EXPECT_TRUE(torch::equal(noisy, Ids(trace.at(std::string(call) + "_noisy_batch")))) << trace.at("name") << " " << call;
+      const auto expected_p = torch::tensor(trace.at(std::string(call) + "_p_mask_col0").get<std::vector<float>>());
+      EXPECT_TRUE(torch::equal(p_mask.select(1, 0), expected_p)) << trace.at("name") << " " << call;
+    }
+  }
+}
+
+TEST(LladaAlgorithmsTest, MonteCarloLogLikelihoodMatchesTheReference) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  const auto golden = LoadJson(SharedDir() / "golden" / "tiny-llada" / "golden.json");
+  for (const auto& c : golden.at("get_log_likelihood").at("cases")) {
+    MonteCarloOptions options;
+    options.mc_num = c.at("mc_num");
+    options.batch_size = c.at("batch_size");
+    options.cfg_scale = c.at("cfg_scale");
+    options.mask_id = 500;
+    torch::manual_seed(c.at("seed").get<uint64_t>());
+    const double ll = LladaLogLikelihood(*model, c.at("prompt").get<std::vector<int64_t>>(),
+                                         c.at("answer").get<std::vector<int64_t>>(), options);
+    const double expected = c.at("log_likelihood").get<double>();
+    EXPECT_NEAR(ll, expected, 1e-5 * std::abs(expected))
+        << c.at("name") << " mc_num " << options.mc_num << " batch " << options.batch_size << " cfg " << options.cfg_scale;
+  }
+  for (const auto& c : golden.at("eval_llada").at("cases")) {
+    MonteCarloOptions options;
+    options.mask_id = 500;
+    std::vector<int64_t> greedy;
+    EXPECT_EQ(LladaSuffixGreedy(*model, c.at("prompt").get<std::vector<int64_t>>(),
+                                c.at("answer").get<std::vector<int64_t>>(), options, &greedy),
+              c.at("suffix_greedy_prediction").get<bool>())
+        << c.at("name");
+    if (c.contains("greedy_tokens")) EXPECT_EQ(greedy, c.at("greedy_tokens").get<std::vector<int64_t>>()) << c.at("name");
+  }
+}
+
+TEST(LladaAlgorithmsTest, DiffusionGenerationMatchesTheReference) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  const auto golden = LoadJson(SharedDir() / "golden" / "tiny-llada" / "golden.json");
+  for (const auto& c : golden.at("generate").at("cases")) {
+    DiffusionGenerateOptions options;
+    options.steps = c.at("steps");
+    options.gen_length = c.at("gen_length");
+    options.block_length = c.at("block_length");
+    options.temperature = c.at("temperature");
+    options.cfg_scale = c.at("cfg_scale");
+    options.remasking = c.at("remasking");
+    options.mask_id = c.at("mask_id");
+    if (!c.at("seed_before_call").is_null()) torch::manual_seed(c.at("seed_before_call").get<uint64_t>());
+    int64_t calls = 0;
+    const auto output = LladaGenerate(*model, Ids(c.at("prompt")), options, &calls);
+    EXPECT_TRUE(torch::equal(output, Ids(c.at("output_ids")))) << c.at("name") << "\nours:\n" << output;
+    EXPECT_EQ(calls, c.at("forward_calls").get<int64_t>()) << c.at("name");
+  }
+}
+
+class ArmTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ArmTest, LogitsLoglikelihoodAndGreedyDecodingMatchTransformers) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel(GetParam());
+  const auto golden_dir = SharedDir() / "golden" / "arm" / GetParam();
+  const auto golden = LoadJson(golden_dir / "golden.json");
+  for (const auto& entry : golden.at("logits")) {
+    std::optional<torch::Tensor> mask, positions;
+    if (!entry.at("attention_mask").is_null()) mask = Ids(entry.at("attention_mask"));
+    if (!entry.at("position_ids").is_null()) positions = Ids(entry.at("position_ids"));
+    const auto expected = GoldenLogits(golden_dir / entry.at("logits").at("file").get<std::string>(),
+                                       entry.at("logits").at("shape").get<std::vector<int64_t>>());
+    ExpectLogitsMatch(model->Forward(Ids(entry.at("input_ids")), mask, positions), expected,
+                      GetParam() + " " + entry.at("name").get<std::string>());
+  }
+  for (const auto& c : golden.at("loglikelihood").at("cases")) {
+    const auto result = CausalLogLikelihood(*model, c.at("context_ids").get<std::vector<int64_t>>(),
+                                            c.at("continuation_ids").get<std::vector<int64_t>>());
+    const double expected = c.at("loglikelihood").get<double>();
+    EXPECT_NEAR(result.loglikelihood, expected, 1e-5 * std::max(1.0, std::abs(expected))) << c.at("name");
+    EXPECT_EQ(result.is_greedy, c.at("is_greedy").get<bool>()) << c.at("name");
+    EXPECT_EQ(result.greedy_tokens, c.at("greedy_tokens").get<std::vector<int64_t>>()) << c.at("name");
+  }
+  for (const auto& c : golden.at("generate").at("cases")) {
+    std::vector<int64_t> step_lengths;
+    const auto generated = GreedyGenerate(*model, c.at("prompt_ids").get<std::vector<int64_t>>(),
+                                          c.at("max_new_tokens").get<int64_t>(), {}, &step_lengths);
+    EXPECT_EQ(generated, c.at("new_ids").get<std::vector<int64_t>>()) << c.at("name");
+    EXPECT_EQ(step_lengths, c.at("cached_step_input_lengths").get<std::vector<int64_t>>()) << c.at("name");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyArms, ArmTest, ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2"));
+
+}  // namespace
+}  // namespace llada
