@@ -9,6 +9,7 @@
 #include "core/file_io.h"
 #include "harness/evaluator.h"
 #include "harness/version.h"
+#include "models/checkpoint/tiny_model.h"
 #include "models/model.h"
 #include "models/tokenizer/tokenizer.h"
 #include "scorers/registry.h"
@@ -104,6 +105,29 @@ EvalOptions ToEvalOptions(const CommonFlags& flags) {
   return options;
 }
 
+// "mc_num=128,cfg=0.5,remasking=low_confidence,is_check_greedy=true" -> JSON,
+// numbers and booleans typed as lm-eval's --model_args does.
+nlohmann::json ParseModelArgs(const std::string& text) {
+  nlohmann::json args = nlohmann::json::object();
+  std::string item;
+  for (char c : text + ",") {
+    if (c != ',') {
+      item.push_back(c);
+      continue;
+    }
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) throw UserError("--model-args: expected key=value, got '" + item + "'");
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    const nlohmann::json parsed = nlohmann::json::parse(value, nullptr, false);
+    if (value == "True" || value == "False") args[key] = value == "True";
+    else if (!parsed.is_discarded() && (parsed.is_number() || parsed.is_boolean())) args[key] = parsed;
+    else args[key] = value;
+    item.clear();
+  }
+  return args;
+}
+
 void ValidateDevice(const std::string& device, const std::string& dtype) {
   const bool device_ok = device == "cpu" || device == "cuda" || (device.rfind("cuda:", 0) == 0 && device.size() > 5);
   if (!device_ok) throw UserError("--device: '" + device + "' (expected cpu, cuda or cuda:N)");
@@ -179,6 +203,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--db", db, "Result store (default: <output>/llada-eval.db)");
   run->add_flag("--log-samples", run_extra.log_samples, "Write samples_<task>.jsonl per task");
+  std::string model_args;
+  run->add_option("--model-args", model_args,
+                  "Backend settings as key=value,... (e.g. mc_num=128,cfg=0.5,gen_length=256); override the preset's");
   run->add_option("--seed", run_extra.model.seed, "Model sampling seed")->capture_default_str();
   run->add_option("--batch-size", run_extra.model.batch_size, "Requests per model call")->capture_default_str();
   run->add_option("--device", run_extra.model.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -201,6 +228,13 @@ int Main(int argc, char** argv) {
   tokenize->add_flag("--decode", tokenize_decode, "Read JSON id arrays and print {\"text\": ...}");
   tokenize->add_flag("--skip-special-tokens", tokenize_skip_special, "With --decode: drop special tokens");
 
+  std::string tiny_family = "llada", tiny_out;
+  uint64_t tiny_seed = 20250214;
+  auto* make_tiny = app.add_subcommand("make-tiny-model", "Write a tiny random checkpoint (HF layout) for trials and tests");
+  make_tiny->add_option("--family", tiny_family, "llada, llama, mistral or qwen2")->capture_default_str();
+  make_tiny->add_option("--out", tiny_out, "Directory to write")->required();
+  make_tiny->add_option("--seed", tiny_seed, "Weight seed")->capture_default_str();
+
   // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" && args[0] != "-h" &&
@@ -220,6 +254,11 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  if (make_tiny->parsed()) {
+    WriteTinyModel(tiny_family, tiny_out, tiny_seed);
+    std::cerr << "llada-eval: wrote a tiny " << tiny_family << " checkpoint to " << tiny_out << "\n";
+    return 0;
+  }
   if (tokenize->parsed())
     return RunTokenize(tokenizer_path, tokenize_jsonl, tokenize_add_special, tokenize_decode, tokenize_skip_special);
 
@@ -245,6 +284,8 @@ int Main(int argc, char** argv) {
   options.output_dir = output;
   options.db_path = db;
   if (options.preset_config.contains("model_args")) options.model.model_args = options.preset_config.at("model_args");
+  const nlohmann::json overrides = ParseModelArgs(model_args);  // items() must not outlive it
+  for (const auto& [key, value] : overrides.items()) options.model.model_args[key] = value;
   ValidateDevice(options.model.device, options.model.dtype);
   if (options.model.batch_size < 1) throw UserError("--batch-size: must be 1 or more");
 

@@ -5,6 +5,7 @@
 #include "core/text.h"
 #include "models/model.h"
 #include "models/replay_model.h"
+#include "models/torch/backends.h"
 
 namespace llada {
 
@@ -66,6 +67,7 @@ void RegisterBuiltinModels(ModelRegistry& registry) {
   registry.RegisterScheme("replay", [](const ModelOptions& options) {
     return std::make_unique<ReplayModel>(options.spec.substr(options.spec.find(':') + 1));
   });
+  RegisterTorchBackends(registry);
 }
 
 }  // namespace llada

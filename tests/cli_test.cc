@@ -2,6 +2,7 @@
 // files (../shared/data) and on the samples that ship with the project.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "core/file_io.h"
@@ -302,6 +303,71 @@ TEST_F(BadInputTest, UnwritableOutput) {
 TEST_F(BadInputTest, UnknownOptionAndBadDocRange) {
   ExpectCleanFailure(Run({"--no-such-flag"}), {"--no-such-flag"});
   ExpectCleanFailure(Run({"--doc-range", "5-9"}), {"--doc-range"});
+}
+
+}  // namespace
+}  // namespace llada
+
+namespace llada {
+namespace {
+
+// The LibTorch backends end to end: a tiny checkpoint written by
+// `make-tiny-model`, evaluated on the shipped samples through the CLI.
+class TorchCliTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  testing::TempDir tmp_;
+};
+
+TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
+  const auto model = tmp_.path() / "model";
+  const auto made = testing::RunCli({"make-tiny-model", "--family", GetParam(), "--out", model.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"})
+    EXPECT_TRUE(std::filesystem::exists(model / file)) << file;
+  const std::vector<std::string> args = {
+      "--tasks", "mmlu_astronomy,gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+      "--limit", "2", "--model", model.string(), "--output", (tmp_.path() / "out").string(), "--log-samples",
+      "--model-args", "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8,max_gen_toks=8"};
+  const auto first = testing::RunCli(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.err.find("10 responses computed, 0 from cache"), std::string::npos) << first.err;
+  const auto results = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(tmp_.path() / "out")));
+  const double acc = results["results"]["mmlu_astronomy"]["acc,none"];
+  EXPECT_GE(acc, 0.0);
+  EXPECT_LE(acc, 1.0);
+  const auto sample = nlohmann::json::parse(testing::ReadLines(tmp_.path() / "out" / "samples_mmlu_astronomy.jsonl")[0]);
+  ASSERT_EQ(sample["responses"].size(), 4u);
+  for (const auto& response : sample["responses"]) {
+    EXPECT_LT(response["loglikelihood"].get<double>(), 0.0);  // a log-probability of a real token sequence
+    EXPECT_TRUE(std::isfinite(response["loglikelihood"].get<double>()));
+  }
+  // The same command again is served entirely from the request cache, with identical results.
+  const auto second = testing::RunCli(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("0 responses computed, 10 from cache"), std::string::npos) << second.err;
+  const auto again = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(tmp_.path() / "out")));
+  EXPECT_EQ(again["results"], results["results"]);
+  // A different setting is a different model identity: nothing is reused.
+  auto changed = args;
+  changed.back() = "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8,max_gen_toks=6,cfg=0.5";
+  const auto third = testing::RunCli(changed);
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_NE(third.err.find("10 responses computed"), std::string::npos) << third.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, TorchCliTest, ::testing::Values("llada", "llama", "qwen2", "mistral"));
+
+TEST(TorchCliErrorsTest, BrokenCheckpointIsOneClearError) {
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "model";
+  ASSERT_EQ(testing::RunCli({"make-tiny-model", "--out", model.string()}).exit_code, 0);
+  const std::string bytes = testing::ReadFile(model / "model.safetensors");
+  testing::WriteFile(model / "model.safetensors", bytes.substr(0, bytes.size() / 2));
+  const auto result = testing::RunCli({"--tasks", "gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+                                       "--model", model.string(), "--output", (tmp.path() / "out").string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("model.safetensors"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("truncated"), std::string::npos) << result.err;
 }
 
 }  // namespace

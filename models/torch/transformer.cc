@@ -85,20 +85,25 @@ torch::Tensor Transformer::Forward(const torch::Tensor& input_ids, const std::op
     return (t32 * cos + RotateHalf(t32) * sin).to(t.scalar_type());
   };
 
-  // Additive mask [B, 1, T, S]: the most negative float32 where attention is not allowed.
+  // Additive mask, broadcast over heads (and over the batch when no padding
+  // mask is given): the most negative float32 where attention is not allowed.
+  // Undefined when every query may see every key (LLaDA without padding).
   const float kMin = std::numeric_limits<float>::lowest();
-  torch::Tensor bias = torch::zeros({batch, 1, length, total}, torch::TensorOptions(device_).dtype(torch::kFloat32));
+  torch::Tensor bias;
   if (config_.causal) {
     const auto query_pos = torch::arange(past, total, torch::TensorOptions(device_).dtype(torch::kInt64)).view({-1, 1});
     const auto key_pos = torch::arange(0, total, torch::TensorOptions(device_).dtype(torch::kInt64)).view({1, -1});
     auto blocked = key_pos > query_pos;
     if (config_.sliding_window) blocked = blocked | (query_pos - key_pos >= *config_.sliding_window);
-    bias.masked_fill_(blocked.view({1, 1, length, total}), kMin);
+    bias = torch::zeros({1, 1, length, total}, torch::TensorOptions(device_).dtype(torch::kFloat32))
+               .masked_fill_(blocked.view({1, 1, length, total}), kMin);
   }
   if (attention_mask) {
     const auto keys_ok = attention_mask->to(device_).to(torch::kBool);  // [B, S]
     if (keys_ok.size(1) != total) throw InternalError("attention_mask must cover cached and new tokens");
-    bias.masked_fill_(keys_ok.logical_not().view({batch, 1, 1, total}), kMin);
+    const auto key_bias = torch::zeros({batch, 1, 1, total}, torch::TensorOptions(device_).dtype(torch::kFloat32))
+                              .masked_fill_(keys_ok.logical_not().view({batch, 1, 1, total}), kMin);
+    bias = bias.defined() ? bias + key_bias : key_bias;
   }
 
   torch::Tensor x = embedding_.index_select(0, ids.reshape(-1)).view({batch, length, config_.hidden_size});
@@ -131,7 +136,9 @@ torch::Tensor Transformer::Forward(const torch::Tensor& input_ids, const std::op
     // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
     const auto scores = config_.causal ? torch::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim))
                                        : torch::matmul(q * scale, k.transpose(2, 3));
-    const auto probs = torch::softmax(scores.to(torch::kFloat32) + bias, -1).to(q.scalar_type());
+    auto logits32 = scores.to(torch::kFloat32);
+    if (bias.defined()) logits32 = logits32 + bias;
+    const auto probs = torch::softmax(logits32, -1).to(q.scalar_type());
     const auto attended = torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, config_.hidden_size});
     x = x + torch::nn::functional::linear(attended, layer.o);
     const auto f = RmsNorm(x, layer.ffn_norm);

@@ -1,0 +1,176 @@
+#include "models/checkpoint/tiny_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/file_io.h"
+#include "core/py_random.h"
+#include "models/checkpoint/model_config.h"
+
+namespace llada {
+namespace {
+
+constexpr int64_t kHidden = 64, kLayers = 2, kHeads = 4, kKvHeads = 2, kFfn = 128;
+
+const std::vector<std::string> kSpecialTokens = {"<|startoftext|>", "<|endoftext|>",     "<|mdm_mask|>",
+                                                 "<|eot_id|>",      "<|start_header_id|>", "<|end_header_id|>"};
+constexpr int64_t kBos = 256, kEos = 257, kMask = 258;
+constexpr int64_t kVocab = 272;  // 256 bytes + 6 specials, padded as real checkpoints pad
+
+uint16_t ToBf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  bits += 0x7fff + ((bits >> 16) & 1);  // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+std::string ByteSymbol(int byte) {
+  // GPT-2's bytes_to_unicode.
+  int code = byte;
+  const bool printable = (byte >= '!' && byte <= '~') || (byte >= 0xA1 && byte <= 0xAC) || (byte >= 0xAE && byte <= 0xFF);
+  if (!printable) {
+    int n = 0;
+    for (int b = 0; b < byte; ++b)
+      if (!((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))) ++n;
+    code = 256 + n;
+  }
+  std::string out;
+  if (code < 0x80) {
+    out.push_back(static_cast<char>(code));
+  } else {
+    out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+  }
+  return out;
+}
+
+nlohmann::json TokenizerJson() {
+  nlohmann::json vocab = nlohmann::json::object();
+  for (int b = 0; b < 256; ++b) vocab[ByteSymbol(b)] = b;
+  nlohmann::json added = nlohmann::json::array();
+  for (size_t i = 0; i < kSpecialTokens.size(); ++i) {
+    added.push_back({{"id", 256 + static_cast<int>(i)}, {"content", kSpecialTokens[i]}, {"single_word", false},
+                     {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
+  }
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", added},
+          {"normalizer", {{"type", "NFC"}}},
+          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+          {"post_processor", nullptr},
+          {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+          {"model",
+           {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
+            {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
+            {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
+}
+
+nlohmann::json ConfigJson(const std::string& family) {
+  if (family == "llada") {
+    return {{"architectures", {"LLaDAModelLM"}}, {"model_type", "llada"}, {"d_model", kHidden}, {"n_layers", kLayers},
+            {"n_heads", kHeads}, {"n_kv_heads", kHeads}, {"mlp_hidden_size", kFfn}, {"mlp_ratio", 4},
+            {"activation_type", "silu"}, {"block_type", "llama"}, {"vocab_size", kVocab}, {"embedding_size", kVocab},
+            {"weight_tying", false}, {"layer_norm_type", "rms"}, {"rms_norm_eps", 1e-5}, {"rope", true},
+            {"rope_theta", 500000.0}, {"rope_full_precision", true}, {"alibi", false}, {"include_bias", false},
+            {"include_qkv_bias", false}, {"scale_logits", false}, {"attention_layer_norm", false},
+            {"max_sequence_length", 4096}, {"mask_token_id", kMask}, {"eos_token_id", kEos}, {"pad_token_id", kEos},
+            {"use_cache", false}};
+  }
+  const std::map<std::string, std::string> architectures = {
+      {"llama", "LlamaForCausalLM"}, {"mistral", "MistralForCausalLM"}, {"qwen2", "Qwen2ForCausalLM"}};
+  auto it = architectures.find(family);
+  if (it == architectures.end())
+    throw UserError("make-tiny-model: unknown family '" + family + "' (llada, llama, mistral, qwen2)");
+  nlohmann::json config = {{"architectures", {it->second}}, {"model_type", family}, {"hidden_size", kHidden},
+                           {"num_hidden_layers", kLayers}, {"num_attention_heads", kHeads},
+                           {"num_key_value_heads", kKvHeads}, {"intermediate_size", kFfn}, {"vocab_size", kVocab},
+                           {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"hidden_act", "silu"},
+                           {"max_position_embeddings", 4096}, {"bos_token_id", kBos}, {"eos_token_id", kEos},
+                           {"tie_word_embeddings", family == "qwen2"}, {"torch_dtype", "bfloat16"}};
+  if (family == "mistral") config["sliding_window"] = 4096;
+  return config;
+}
+
+}  // namespace
+
+void WriteTinyModel(const std::string& family, const std::filesystem::path& dir, uint64_t seed) {
+  const nlohmann::json config = ConfigJson(family);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UserError::InFile(dir.string(), "--out", "cannot create directory: " + ec.message());
+  WriteFileAtomically(dir / "config.json", config.dump(2) + "\n");
+  WriteFileAtomically(dir / "generation_config.json",
+                      nlohmann::json({{"bos_token_id", kBos}, {"eos_token_id", kEos}}).dump(2) + "\n");
+  WriteFileAtomically(dir / "tokenizer.json", TokenizerJson().dump() + "\n");
+  const char* chat_template =
+      family == "llada"
+          ? "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+            "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + "
+            "'<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}"
+            "{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+          : "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+            "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+  WriteFileAtomically(dir / "tokenizer_config.json",
+                      nlohmann::json({{"bos_token", "<|startoftext|>"}, {"eos_token", "<|endoftext|>"},
+                                      {"pad_token", "<|endoftext|>"}, {"chat_template", chat_template}})
+                              .dump(2) +
+                          "\n");
+
+  // The tensors the family's config implies, filled with N(0, 0.5^2) (norms: 1).
+  // Box-Muller over CPython's random(): the same bytes on every machine.
+  const TransformerConfig parsed = ReadTransformerConfig(dir);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> tensors;
+  const int64_t h = parsed.hidden_size, kv = parsed.num_kv_heads * parsed.head_dim, f = parsed.intermediate_size;
+  tensors.push_back({parsed.embedding_name, {parsed.vocab_size, h}});
+  for (const auto& n : parsed.layers) {
+    tensors.push_back({n.attn_norm, {h}});
+    tensors.push_back({n.q, {h, h}});
+    tensors.push_back({n.k, {kv, h}});
+    tensors.push_back({n.v, {kv, h}});
+    tensors.push_back({n.o, {h, h}});
+    if (parsed.qkv_bias) {
+      tensors.push_back({n.q_bias, {h}});
+      tensors.push_back({n.k_bias, {kv}});
+      tensors.push_back({n.v_bias, {kv}});
+    }
+    tensors.push_back({n.ffn_norm, {h}});
+    tensors.push_back({n.gate, {f, h}});
+    tensors.push_back({n.up, {f, h}});
+    tensors.push_back({n.down, {h, f}});
+  }
+  tensors.push_back({parsed.final_norm_name, {h}});
+  if (parsed.lm_head_name != parsed.embedding_name) tensors.push_back({parsed.lm_head_name, {parsed.vocab_size, h}});
+  std::sort(tensors.begin(), tensors.end());
+
+  PyRandom rng(seed);
+  nlohmann::json header = {{"__metadata__", {{"format", "pt"}, {"generator", "llada-eval make-tiny-model"}}}};
+  std::string data;
+  for (const auto& [name, shape] : tensors) {
+    int64_t count = 1;
+    for (int64_t d : shape) count *= d;
+    const bool is_norm = name.find("norm") != std::string::npos || name.find("ln_f") != std::string::npos;
+    const size_t begin = data.size();
+    for (int64_t i = 0; i < count; ++i) {
+      float value = 1.0f;
+      if (!is_norm) {
+        const double u1 = 1.0 - rng.Random(), u2 = rng.Random();
+        value = static_cast<float>(0.5 * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+      }
+      const uint16_t bf16 = ToBf16(value);
+      data.append(reinterpret_cast<const char*>(&bf16), 2);
+    }
+    header[name] = {{"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {begin, data.size()}}};
+  }
+  std::string header_text = header.dump();
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');  // align the data, as safetensors writers do
+  const uint64_t header_size = header_text.size();
+  std::string file(reinterpret_cast<const char*>(&header_size), 8);
+  file += header_text + data;
+  WriteFileAtomically(dir / "model.safetensors", file);
+}
+
+}  // namespace llada
