@@ -19,15 +19,6 @@ using testing::SharedDir;
 using testing::TempDir;
 using testing::WriteFile;
 
-std::string ErrorOf(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A writable copy of a shared checkpoint directory.
 std::filesystem::path CopyModel(const std::string& name, const TempDir& dir) {
   const auto target = dir.path() / name;
@@ -101,12 +92,12 @@ TEST(CheckpointTest, TruncatedFileNamesTensorAndFile) {
   const auto model = CopyModel("tiny-llada", dir);
   const std::string bytes = ReadFile(model / "model.safetensors");
   WriteFile(model / "model.safetensors", bytes.substr(0, bytes.size() - 100));
-  const std::string error = ErrorOf([&] { Checkpoint::Open(model); });
+  const std::string error = testing::UserErrorOf([&] { Checkpoint::Open(model); });
   EXPECT_NE(error.find("model.safetensors"), std::string::npos) << error;
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
   EXPECT_NE(error.find("model.transformer."), std::string::npos) << error;  // names the tensor cut off
   WriteFile(model / "model.safetensors", bytes.substr(0, 4));
-  EXPECT_NE(ErrorOf([&] { Checkpoint::Open(model); }).find("truncated"), std::string::npos);
+  EXPECT_NE(testing::UserErrorOf([&] { Checkpoint::Open(model); }).find("truncated"), std::string::npos);
 }
 
 TEST(CheckpointTest, ConfigAndTensorsThatDisagreeAreNamed) {
@@ -116,17 +107,17 @@ TEST(CheckpointTest, ConfigAndTensorsThatDisagreeAreNamed) {
   auto config = nlohmann::json::parse(ReadFile(model / "config.json"));
   config["num_hidden_layers"] = 3;
   WriteFile(model / "config.json", config.dump());
-  std::string error = ErrorOf([&] { ValidateCheckpoint(ReadTransformerConfig(model), *Checkpoint::Open(model)); });
+  std::string error = testing::UserErrorOf([&] { ValidateCheckpoint(ReadTransformerConfig(model), *Checkpoint::Open(model)); });
   EXPECT_NE(error.find("model.layers.2.input_layernorm.weight"), std::string::npos) << error;
   config["num_hidden_layers"] = 2;
   config["intermediate_size"] = 100;
   WriteFile(model / "config.json", config.dump());
-  error = ErrorOf([&] { ValidateCheckpoint(ReadTransformerConfig(model), *Checkpoint::Open(model)); });
+  error = testing::UserErrorOf([&] { ValidateCheckpoint(ReadTransformerConfig(model), *Checkpoint::Open(model)); });
   EXPECT_NE(error.find("mlp.gate_proj.weight"), std::string::npos) << error;
   EXPECT_NE(error.find("does not match config.json"), std::string::npos) << error;
   config["architectures"] = {"GPT2LMHeadModel"};
   WriteFile(model / "config.json", config.dump());
-  error = ErrorOf([&] { ReadTransformerConfig(model); });
+  error = testing::UserErrorOf([&] { ReadTransformerConfig(model); });
   EXPECT_NE(error.find("GPT2LMHeadModel"), std::string::npos) << error;
 }
 
@@ -137,13 +128,13 @@ TEST(CheckpointTest, ShardIndexMismatchesAreNamed) {
   auto index = nlohmann::json::parse(ReadFile(model / "model.safetensors.index.json"));
   index["weight_map"]["model.transformer.ln_f.weight"] = "model-00001-of-00002.safetensors";  // it lives in shard 2
   WriteFile(model / "model.safetensors.index.json", index.dump());
-  const std::string error = ErrorOf([&] { Checkpoint::Open(model); });
+  const std::string error = testing::UserErrorOf([&] { Checkpoint::Open(model); });
   EXPECT_NE(error.find("model.transformer.ln_f.weight"), std::string::npos) << error;
   WriteFile(model / "model.safetensors.index.json",
             ReadFile(SharedDir() / "models" / "tiny-llada-sharded" / "model.safetensors.index.json"));
   EXPECT_NO_THROW(Checkpoint::Open(model));
   std::filesystem::remove(model / "model-00002-of-00002.safetensors");
-  EXPECT_NE(ErrorOf([&] { Checkpoint::Open(model); }).find("shard listed in the index is missing"), std::string::npos);
+  EXPECT_NE(testing::UserErrorOf([&] { Checkpoint::Open(model); }).find("shard listed in the index is missing"), std::string::npos);
 }
 
 }  // namespace

@@ -10,15 +10,6 @@
 namespace llada {
 namespace {
 
-std::string ErrorOf(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(CsvTest, QuotesDoubledQuotesNewlinesCrlfAndBom) {
   const auto rows = ParseCsv("\xEF\xBB\xBFq1,\"a, b\",\"say \"\"hi\"\"\"\r\n\"multi\nline\",x,\n", "t.csv");
   ASSERT_EQ(rows.size(), 2u);
@@ -27,7 +18,7 @@ TEST(CsvTest, QuotesDoubledQuotesNewlinesCrlfAndBom) {
 }
 
 TEST(CsvTest, UnterminatedQuoteNamesFileAndLine) {
-  const std::string error = ErrorOf([] { ParseCsv("a,b\nc,\"open\nstill open", "data/x.csv"); });
+  const std::string error = testing::UserErrorOf([] { ParseCsv("a,b\nc,\"open\nstill open", "data/x.csv"); });
   EXPECT_NE(error.find("data/x.csv"), std::string::npos) << error;
   EXPECT_NE(error.find("line 2"), std::string::npos) << error;
 }
@@ -45,15 +36,15 @@ TEST(LoadersTest, MmluCsvProducesCaisMmluShape) {
 TEST(LoadersTest, MalformedRowsNameFileRowAndField) {
   LoaderRegistry loaders;
   RegisterBuiltinLoaders(loaders);
-  std::string error = ErrorOf([&] { loaders.Get("mmlu_csv")("ok,a,b,c,d,A\nbad,a,b,c,D\n", "test/anatomy_test.csv"); });
+  std::string error = testing::UserErrorOf([&] { loaders.Get("mmlu_csv")("ok,a,b,c,d,A\nbad,a,b,c,D\n", "test/anatomy_test.csv"); });
   EXPECT_NE(error.find("test/anatomy_test.csv"), std::string::npos) << error;
   EXPECT_NE(error.find("row 2"), std::string::npos) << error;
   EXPECT_NE(error.find("expected 6 fields"), std::string::npos) << error;
-  error = ErrorOf([&] { loaders.Get("mmlu_csv")("q,a,b,c,d,E\n", "x.csv"); });
+  error = testing::UserErrorOf([&] { loaders.Get("mmlu_csv")("q,a,b,c,d,E\n", "x.csv"); });
   EXPECT_NE(error.find("answer"), std::string::npos) << error;
-  error = ErrorOf([&] { loaders.Get("jsonl")("{\"a\": 1}\n{broken\n", "x.jsonl"); });
+  error = testing::UserErrorOf([&] { loaders.Get("jsonl")("{\"a\": 1}\n{broken\n", "x.jsonl"); });
   EXPECT_NE(error.find("x.jsonl: line 2"), std::string::npos) << error;
-  error = ErrorOf([&] { loaders.Get("parquet"); });
+  error = testing::UserErrorOf([&] { loaders.Get("parquet"); });
   EXPECT_NE(error.find("known: jsonl, mmlu_csv"), std::string::npos) << error;
 }
 
@@ -67,10 +58,10 @@ TEST(FileIoTest, ReadsGzipAndBzip2FromSharedData) {
 
 TEST(FileIoTest, MissingAndCorruptFilesAreUserErrors) {
   testing::TempDir dir;
-  EXPECT_NE(ErrorOf([&] { ReadInputFile(dir.path() / "nope.jsonl"); }).find("nope.jsonl: file not found"),
+  EXPECT_NE(testing::UserErrorOf([&] { ReadInputFile(dir.path() / "nope.jsonl"); }).find("nope.jsonl: file not found"),
             std::string::npos);
   testing::WriteFile(dir.path() / "bad.jsonl.gz", "definitely not gzip");
-  EXPECT_NE(ErrorOf([&] { ReadInputFile(dir.path() / "bad.jsonl.gz"); }).find("gzip"), std::string::npos);
+  EXPECT_NE(testing::UserErrorOf([&] { ReadInputFile(dir.path() / "bad.jsonl.gz"); }).find("gzip"), std::string::npos);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include "core/errors.h"
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +35,15 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::string UserErrorOf(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::string ReadFile(const std::filesystem::path& path) {

@@ -184,27 +184,32 @@ TransformerConfig ReadTransformerConfig(const std::filesystem::path& dir) {
   return config;
 }
 
-void ValidateCheckpoint(const TransformerConfig& c, const Checkpoint& checkpoint) {
+std::vector<std::pair<std::string, std::vector<int64_t>>> ExpectedTensors(const TransformerConfig& c) {
   const int64_t h = c.hidden_size, kv = c.num_kv_heads * c.head_dim, f = c.intermediate_size;
-  checkpoint.Get(c.embedding_name, {c.vocab_size, h});
-  checkpoint.Get(c.final_norm_name, {h});
-  checkpoint.Get(c.lm_head_name, {c.vocab_size, h});
+  std::vector<std::pair<std::string, std::vector<int64_t>>> tensors = {{c.embedding_name, {c.vocab_size, h}}};
   for (const auto& n : c.layers) {
-    checkpoint.Get(n.attn_norm, {h});
-    checkpoint.Get(n.q, {h, h});
-    checkpoint.Get(n.k, {kv, h});
-    checkpoint.Get(n.v, {kv, h});
-    checkpoint.Get(n.o, {h, h});
+    tensors.push_back({n.attn_norm, {h}});
+    tensors.push_back({n.q, {h, h}});
+    tensors.push_back({n.k, {kv, h}});
+    tensors.push_back({n.v, {kv, h}});
+    tensors.push_back({n.o, {h, h}});
     if (c.qkv_bias) {
-      checkpoint.Get(n.q_bias, {h});
-      checkpoint.Get(n.k_bias, {kv});
-      checkpoint.Get(n.v_bias, {kv});
+      tensors.push_back({n.q_bias, {h}});
+      tensors.push_back({n.k_bias, {kv}});
+      tensors.push_back({n.v_bias, {kv}});
     }
-    checkpoint.Get(n.ffn_norm, {h});
-    checkpoint.Get(n.gate, {f, h});
-    checkpoint.Get(n.up, {f, h});
-    checkpoint.Get(n.down, {h, f});
+    tensors.push_back({n.ffn_norm, {h}});
+    tensors.push_back({n.gate, {f, h}});
+    tensors.push_back({n.up, {f, h}});
+    tensors.push_back({n.down, {h, f}});
   }
+  tensors.push_back({c.final_norm_name, {h}});
+  if (c.lm_head_name != c.embedding_name) tensors.push_back({c.lm_head_name, {c.vocab_size, h}});
+  return tensors;
+}
+
+void ValidateCheckpoint(const TransformerConfig& c, const Checkpoint& checkpoint) {
+  for (const auto& [name, shape] : ExpectedTensors(c)) checkpoint.Get(name, shape);
   for (const auto& name : checkpoint.Names()) {
     const auto& view = checkpoint.Get(name);
     if (view.dtype != DType::kBF16 && view.dtype != DType::kF16 && view.dtype != DType::kF32)

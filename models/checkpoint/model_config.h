@@ -49,6 +49,9 @@ struct TransformerConfig {
 // UserError naming the file and field for a missing or unsupported value.
 TransformerConfig ReadTransformerConfig(const std::filesystem::path& dir);
 
+// Every tensor the config implies, with its shape (a tied head is not listed twice).
+std::vector<std::pair<std::string, std::vector<int64_t>>> ExpectedTensors(const TransformerConfig& config);
+
 // Every tensor the config implies exists with the shape it implies; errors
 // name the tensor and the shard file.
 void ValidateCheckpoint(const TransformerConfig& config, const Checkpoint& checkpoint);

@@ -1,7 +1,9 @@
 #include "models/checkpoint/tiny_model.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "core/file_io.h"
 #include "core/py_random.h"
 #include "models/checkpoint/model_config.h"
+#include "models/tokenizer/unicode.h"
 
 namespace llada {
 namespace {
@@ -27,29 +30,9 @@ uint16_t ToBf16(float value) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
-std::string ByteSymbol(int byte) {
-  // GPT-2's bytes_to_unicode.
-  int code = byte;
-  const bool printable = (byte >= '!' && byte <= '~') || (byte >= 0xA1 && byte <= 0xAC) || (byte >= 0xAE && byte <= 0xFF);
-  if (!printable) {
-    int n = 0;
-    for (int b = 0; b < byte; ++b)
-      if (!((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))) ++n;
-    code = 256 + n;
-  }
-  std::string out;
-  if (code < 0x80) {
-    out.push_back(static_cast<char>(code));
-  } else {
-    out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  }
-  return out;
-}
-
 nlohmann::json TokenizerJson() {
   nlohmann::json vocab = nlohmann::json::object();
-  for (int b = 0; b < 256; ++b) vocab[ByteSymbol(b)] = b;
+  for (int b = 0; b < 256; ++b) vocab[tokenizer::ByteToUnicode()[static_cast<size_t>(b)]] = b;
   nlohmann::json added = nlohmann::json::array();
   for (size_t i = 0; i < kSpecialTokens.size(); ++i) {
     added.push_back({{"id", 256 + static_cast<int>(i)}, {"content", kSpecialTokens[i]}, {"single_word", false},
@@ -123,27 +106,7 @@ void WriteTinyModel(const std::string& family, const std::filesystem::path& dir,
   // The tensors the family's config implies, filled with N(0, 0.5^2) (norms: 1).
   // Box-Muller over CPython's random(): the same bytes on every machine.
   const TransformerConfig parsed = ReadTransformerConfig(dir);
-  std::vector<std::pair<std::string, std::vector<int64_t>>> tensors;
-  const int64_t h = parsed.hidden_size, kv = parsed.num_kv_heads * parsed.head_dim, f = parsed.intermediate_size;
-  tensors.push_back({parsed.embedding_name, {parsed.vocab_size, h}});
-  for (const auto& n : parsed.layers) {
-    tensors.push_back({n.attn_norm, {h}});
-    tensors.push_back({n.q, {h, h}});
-    tensors.push_back({n.k, {kv, h}});
-    tensors.push_back({n.v, {kv, h}});
-    tensors.push_back({n.o, {h, h}});
-    if (parsed.qkv_bias) {
-      tensors.push_back({n.q_bias, {h}});
-      tensors.push_back({n.k_bias, {kv}});
-      tensors.push_back({n.v_bias, {kv}});
-    }
-    tensors.push_back({n.ffn_norm, {h}});
-    tensors.push_back({n.gate, {f, h}});
-    tensors.push_back({n.up, {f, h}});
-    tensors.push_back({n.down, {h, f}});
-  }
-  tensors.push_back({parsed.final_norm_name, {h}});
-  if (parsed.lm_head_name != parsed.embedding_name) tensors.push_back({parsed.lm_head_name, {parsed.vocab_size, h}});
+  auto tensors = ExpectedTensors(parsed);
   std::sort(tensors.begin(), tensors.end());
 
   PyRandom rng(seed);
