@@ -36,6 +36,8 @@ struct Request {
 struct Response {
   double loglikelihood = 0.0;  // loglikelihood only
   bool is_greedy = false;      // loglikelihood only
+  // Monte-Carlo estimates (LLaDA): the sample standard error of loglikelihood.
+  std::optional<double> loglikelihood_stderr;
   std::string text;            // generate_until only
 };
 

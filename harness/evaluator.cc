@@ -23,8 +23,11 @@ namespace llada {
 namespace {
 
 nlohmann::json ResponseJson(RequestType type, const Response& response) {
-  if (type == RequestType::kLoglikelihood)
-    return {{"loglikelihood", response.loglikelihood}, {"is_greedy", response.is_greedy}};
+  if (type == RequestType::kLoglikelihood) {
+    nlohmann::json json = {{"loglikelihood", response.loglikelihood}, {"is_greedy", response.is_greedy}};
+    if (response.loglikelihood_stderr) json["stderr"] = *response.loglikelihood_stderr;
+    return json;
+  }
   return {{"text", response.text}};
 }
 
@@ -35,6 +38,7 @@ Response ResponseFromJson(const nlohmann::json& json) {
   } else {
     response.loglikelihood = json.at("loglikelihood").get<double>();
     response.is_greedy = json.at("is_greedy").get<bool>();
+    if (json.contains("stderr")) response.loglikelihood_stderr = json.at("stderr").get<double>();
   }
   return response;
 }

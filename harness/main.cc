@@ -12,6 +12,7 @@
 #include "models/checkpoint/tiny_model.h"
 #include "models/model.h"
 #include "models/tokenizer/tokenizer.h"
+#include "models/torch/inspect.h"
 #include "scorers/registry.h"
 #include "tasks/loaders.h"
 #include "tasks/registry.h"
@@ -228,12 +229,58 @@ int Main(int argc, char** argv) {
   tokenize->add_flag("--decode", tokenize_decode, "Read JSON id arrays and print {\"text\": ...}");
   tokenize->add_flag("--skip-special-tokens", tokenize_skip_special, "With --decode: drop special tokens");
 
-  std::string tiny_family = "llada", tiny_out;
-  uint64_t tiny_seed = 20250214;
-  auto* make_tiny = app.add_subcommand("make-tiny-model", "Write a tiny random checkpoint (HF layout) for trials and tests");
-  make_tiny->add_option("--family", tiny_family, "llada, llama, mistral or qwen2")->capture_default_str();
-  make_tiny->add_option("--out", tiny_out, "Directory to write")->required();
-  make_tiny->add_option("--seed", tiny_seed, "Weight seed")->capture_default_str();
+  InitModelOptions init;
+  std::string init_out;
+  auto* init_model = app.add_subcommand("init-model", "Write a random checkpoint in the Hugging Face layout (for trials, tests, benchmarks)");
+  init_model->add_option("--arch", init.family, "llada, llama, mistral or qwen2")->capture_default_str();
+  init_model->add_option("--layers", init.layers, "Transformer blocks")->capture_default_str();
+  init_model->add_option("--d-model", init.d_model, "Hidden size")->capture_default_str();
+  init_model->add_option("--heads", init.heads, "Attention heads")->capture_default_str();
+  init_model->add_option("--kv-heads", init.kv_heads, "Key/value heads (default: LLaDA all, ARM half)");
+  init_model->add_option("--ffn", init.ffn, "Feed-forward size (default 2 x d-model)");
+  init_model->add_option("--vocab", init.vocab, "Vocabulary rows (>= 262: bytes + special tokens)")->capture_default_str();
+  init_model->add_option("--seed", init.seed, "Weight seed")->capture_default_str();
+  init_model->add_option("--out", init_out, "Directory to write")->required();
+
+  // Inspection commands over a checkpoint directory.
+  InspectOptions inspect;
+  std::string ids_json, mask_json, prompt_json, answer_json, logits_out, remasking = "low_confidence";
+  bool causal = false, check_greedy = false;
+  int mc_num = 128, mc_batch = 32;
+  double cfg = 0.0, temperature = 0.0;
+  int64_t steps = 128, gen_length = 128, block_length = 128;
+  uint64_t inspect_seed = 0;
+  auto add_inspect_flags = [&](CLI::App* cmd) {
+    cmd->add_option("--model", inspect.model, "Checkpoint directory")->required();
+    cmd->add_option("--device", inspect.device, "cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_option("--dtype", inspect.dtype, "float32, bfloat16 or float16")->capture_default_str();
+  };
+  auto* logits_cmd = app.add_subcommand("logits", "Write a checkpoint's logits for token ids (float32 LE, [B,T,V])");
+  add_inspect_flags(logits_cmd);
+  logits_cmd->add_option("--ids", ids_json, "JSON id rows, e.g. [[1,2,3]]")->required();
+  logits_cmd->add_option("--attention-mask", mask_json, "JSON 0/1 rows (1 = token)");
+  logits_cmd->add_flag("--causal", causal, "Run a LLaDA-architecture checkpoint with a causal mask");
+  logits_cmd->add_option("--out", logits_out, "Output file")->required();
+  auto* loglik_cmd = app.add_subcommand("loglik", "Log-likelihood of answer ids after prompt ids (LLaDA: Monte-Carlo)");
+  add_inspect_flags(loglik_cmd);
+  loglik_cmd->add_option("--prompt-ids", prompt_json, "JSON ids")->required();
+  loglik_cmd->add_option("--answer-ids", answer_json, "JSON ids")->required();
+  loglik_cmd->add_option("--mc-num", mc_num, "Monte-Carlo samples")->capture_default_str();
+  loglik_cmd->add_option("--batch-size", mc_batch, "Samples per forward pass")->capture_default_str();
+  loglik_cmd->add_option("--cfg", cfg, "Classifier-free guidance scale")->capture_default_str();
+  auto* loglik_seed = loglik_cmd->add_option("--seed", inspect_seed, "torch.manual_seed(S) right before the call");
+  loglik_cmd->add_flag("--check-greedy", check_greedy, "Also run the suffix-greedy check");
+  auto* generate_cmd = app.add_subcommand("generate", "Generate from prompt ids (LLaDA: diffusion; ARM: greedy)");
+  add_inspect_flags(generate_cmd);
+  generate_cmd->add_option("--prompt-ids", prompt_json, "JSON id rows (left-padded to one length)")->required();
+  generate_cmd->add_option("--attention-mask", mask_json, "JSON 0/1 rows for the prompt");
+  generate_cmd->add_option("--steps", steps)->capture_default_str();
+  generate_cmd->add_option("--gen-length", gen_length)->capture_default_str();
+  generate_cmd->add_option("--block-length", block_length)->capture_default_str();
+  generate_cmd->add_option("--temperature", temperature)->capture_default_str();
+  generate_cmd->add_option("--cfg", cfg)->capture_default_str();
+  generate_cmd->add_option("--remasking", remasking, "low_confidence or random")->capture_default_str();
+  auto* generate_seed = generate_cmd->add_option("--seed", inspect_seed, "torch.manual_seed(S) right before the call");
 
   // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -254,9 +301,38 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  if (make_tiny->parsed()) {
-    WriteTinyModel(tiny_family, tiny_out, tiny_seed);
-    std::cerr << "llada-eval: wrote a tiny " << tiny_family << " checkpoint to " << tiny_out << "\n";
+  if (init_model->parsed()) {
+    WriteRandomModel(init, init_out);
+    std::cerr << "llada-eval: wrote a random " << init.family << " checkpoint to " << init_out << "\n";
+    return 0;
+  }
+  auto parse_json = [](const std::string& text, const char* flag) {
+    if (text.empty()) return nlohmann::json();
+    nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+    if (value.is_discarded()) throw UserError(std::string(flag) + ": not valid JSON");
+    return value;
+  };
+  if (logits_cmd->parsed()) {
+    std::cout << InspectLogits(inspect, parse_json(ids_json, "--ids"), parse_json(mask_json, "--attention-mask"), causal,
+                               logits_out)
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  if (loglik_cmd->parsed()) {
+    if (loglik_seed->count()) inspect.seed = inspect_seed;
+    std::cout << InspectLoglik(inspect, parse_json(prompt_json, "--prompt-ids"), parse_json(answer_json, "--answer-ids"),
+                               mc_num, mc_batch, cfg, check_greedy)
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  if (generate_cmd->parsed()) {
+    if (generate_seed->count()) inspect.seed = inspect_seed;
+    std::cout << InspectGenerate(inspect, parse_json(prompt_json, "--prompt-ids"), parse_json(mask_json, "--attention-mask"),
+                                 steps, gen_length, block_length, temperature, cfg, remasking)
+                     .dump()
+              << "\n";
     return 0;
   }
   if (tokenize->parsed())

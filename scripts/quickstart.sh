@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-./build/llada-eval make-tiny-model --family llada --out llada-eval-out/tiny-llada
+./build/llada-eval init-model --arch llada --out llada-eval-out/tiny-llada
 ./build/llada-eval run \
   --model llada-eval-out/tiny-llada \
   --model-args mc_num=1,gen_length=16,steps=8,block_length=16 \

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "core/file_io.h"
@@ -312,7 +313,7 @@ namespace llada {
 namespace {
 
 // The LibTorch backends end to end: a tiny checkpoint written by
-// `make-tiny-model`, evaluated on the shipped samples through the CLI.
+// `init-model`, evaluated on the shipped samples through the CLI.
 class TorchCliTest : public ::testing::TestWithParam<std::string> {
  protected:
   testing::TempDir tmp_;
@@ -320,7 +321,7 @@ class TorchCliTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
   const auto model = tmp_.path() / "model";
-  const auto made = testing::RunCli({"make-tiny-model", "--family", GetParam(), "--out", model.string()});
+  const auto made = testing::RunCli({"init-model", "--arch", GetParam(), "--out", model.string()});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"})
     EXPECT_TRUE(std::filesystem::exists(model / file)) << file;
@@ -360,7 +361,7 @@ INSTANTIATE_TEST_SUITE_P(Families, TorchCliTest, ::testing::Values("llada", "lla
 TEST(TorchCliErrorsTest, BrokenCheckpointIsOneClearError) {
   testing::TempDir tmp;
   const auto model = tmp.path() / "model";
-  ASSERT_EQ(testing::RunCli({"make-tiny-model", "--out", model.string()}).exit_code, 0);
+  ASSERT_EQ(testing::RunCli({"init-model", "--out", model.string()}).exit_code, 0);
   const std::string bytes = testing::ReadFile(model / "model.safetensors");
   testing::WriteFile(model / "model.safetensors", bytes.substr(0, bytes.size() / 2));
   const auto result = testing::RunCli({"--tasks", "gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
@@ -368,6 +369,84 @@ TEST(TorchCliErrorsTest, BrokenCheckpointIsOneClearError) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find("model.safetensors"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("truncated"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace llada
+
+namespace llada {
+namespace {
+
+// Every tiny-llada golden case through the inspection commands, as a user
+// would check a checkpoint against a reference run.
+TEST(InspectCliTest, TinyLladaGoldenCasesThroughTheCommands) {
+  LLADA_REQUIRE_SHARED();
+  const auto golden = nlohmann::json::parse(testing::ReadFile(testing::SharedDir() / "golden" / "tiny-llada" / "golden.json"));
+  const std::string model = (testing::SharedDir() / "models" / "tiny-llada").string();
+  testing::TempDir tmp;
+  for (const auto& entry : golden.at("logits")) {
+    const auto out = tmp.path() / "logits.f32";
+    const auto r = testing::RunCli({"logits", "--model", model, "--ids", entry.at("input_ids").dump(), "--out", out.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string ours = testing::ReadFile(out);
+    const std::string theirs =
+        testing::ReadFile(testing::SharedDir() / "golden" / "tiny-llada" / entry.at("logits").at("file").get<std::string>());
+    ASSERT_EQ(ours.size(), theirs.size());
+    double max_rel = 0.0;
+    for (size_t i = 0; i < ours.size(); i += 4) {
+      float a, b;
+      std::memcpy(&a, ours.data() + i, 4);
+      std::memcpy(&b, theirs.data() + i, 4);
+      max_rel = std::max(max_rel, std::abs(static_cast<double>(a) - b) / std::max(1.0, std::abs(static_cast<double>(b))));
+    }
+    EXPECT_LT(max_rel, 1e-5) << entry.at("name");
+  }
+  for (const auto& c : golden.at("get_log_likelihood").at("cases")) {
+    const auto r = testing::RunCli({"loglik", "--model", model, "--prompt-ids", c.at("prompt").dump(), "--answer-ids",
+                                    c.at("answer").dump(), "--mc-num", c.at("mc_num").dump(), "--batch-size",
+                                    c.at("batch_size").dump(), "--cfg", c.at("cfg_scale").dump(), "--seed",
+                                    c.at("seed").dump()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto result = nlohmann::json::parse(r.out);
+    const double expected = c.at("log_likelihood").get<double>();
+    EXPECT_NEAR(result.at("loglik").get<double>(), expected, 1e-6 * std::abs(expected)) << c.at("name");
+  }
+  for (const auto& c : golden.at("generate").at("cases")) {
+    std::vector<std::string> args = {"generate", "--model", model, "--prompt-ids", c.at("prompt").dump(),
+                                     "--steps", c.at("steps").dump(), "--gen-length", c.at("gen_length").dump(),
+                                     "--block-length", c.at("block_length").dump(), "--temperature",
+                                     c.at("temperature").dump(), "--remasking", c.at("remasking").get<std::string>()};
+    if (!c.at("seed_before_call").is_null()) {
+      args.push_back("--seed");
+      args.push_back(c.at("seed_before_call").dump());
+    }
+    const auto r = testing::RunCli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("ids"), c.at("output_ids")) << c.at("name");
+  }
+}
+
+TEST(InspectCliTest, ArmGoldenCasesThroughTheCommands) {
+  LLADA_REQUIRE_SHARED();
+  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2"}) {
+    const auto dir = testing::SharedDir() / "golden" / "arm" / name;
+    const auto golden = nlohmann::json::parse(testing::ReadFile(dir / "golden.json"));
+    const std::string model = (testing::SharedDir() / "models" / name).string();
+    for (const auto& c : golden.at("loglikelihood").at("cases")) {
+      const auto r = testing::RunCli({"loglik", "--model", model, "--prompt-ids", c.at("context_ids").dump(),
+                                      "--answer-ids", c.at("continuation_ids").dump()});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const auto result = nlohmann::json::parse(r.out);
+      EXPECT_NEAR(result.at("loglik").get<double>(), c.at("loglikelihood").get<double>(), 1e-4) << name;
+      EXPECT_EQ(result.at("greedy"), c.at("is_greedy")) << name;
+    }
+    for (const auto& c : golden.at("generate").at("cases")) {
+      const auto r = testing::RunCli({"generate", "--model", model, "--prompt-ids", c.at("prompt_ids").dump(),
+                                      "--gen-length", c.at("max_new_tokens").dump()});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_EQ(nlohmann::json::parse(r.out).at("ids").at(0), c.at("output_ids")) << name;
+    }
+  }
 }
 
 }  // namespace

@@ -16,12 +16,9 @@
 namespace llada {
 namespace {
 
-constexpr int64_t kHidden = 64, kLayers = 2, kHeads = 4, kKvHeads = 2, kFfn = 128;
-
 const std::vector<std::string> kSpecialTokens = {"<|startoftext|>", "<|endoftext|>",     "<|mdm_mask|>",
                                                  "<|eot_id|>",      "<|start_header_id|>", "<|end_header_id|>"};
 constexpr int64_t kBos = 256, kEos = 257, kMask = 258;
-constexpr int64_t kVocab = 272;  // 256 bytes + 6 specials, padded as real checkpoints pad
 
 uint16_t ToBf16(float value) {
   uint32_t bits;
@@ -52,11 +49,14 @@ nlohmann::json TokenizerJson() {
             {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
 }
 
-nlohmann::json ConfigJson(const std::string& family) {
+nlohmann::json ConfigJson(const InitModelOptions& o) {
+  const std::string& family = o.family;
+  const int64_t ffn = o.ffn > 0 ? o.ffn : 2 * o.d_model;
   if (family == "llada") {
-    return {{"architectures", {"LLaDAModelLM"}}, {"model_type", "llada"}, {"d_model", kHidden}, {"n_layers", kLayers},
-            {"n_heads", kHeads}, {"n_kv_heads", kHeads}, {"mlp_hidden_size", kFfn}, {"mlp_ratio", 4},
-            {"activation_type", "silu"}, {"block_type", "llama"}, {"vocab_size", kVocab}, {"embedding_size", kVocab},
+    return {{"architectures", {"LLaDAModelLM"}}, {"model_type", "llada"}, {"d_model", o.d_model}, {"n_layers", o.layers},
+            {"n_heads", o.heads}, {"n_kv_heads", o.kv_heads > 0 ? o.kv_heads : o.heads}, {"mlp_hidden_size", ffn},
+            {"mlp_ratio", 4}, {"activation_type", "silu"}, {"block_type", "llama"}, {"vocab_size", o.vocab},
+            {"embedding_size", o.vocab},
             {"weight_tying", false}, {"layer_norm_type", "rms"}, {"rms_norm_eps", 1e-5}, {"rope", true},
             {"rope_theta", 500000.0}, {"rope_full_precision", true}, {"alibi", false}, {"include_bias", false},
             {"include_qkv_bias", false}, {"scale_logits", false}, {"attention_layer_norm", false},
@@ -67,10 +67,11 @@ nlohmann::json ConfigJson(const std::string& family) {
       {"llama", "LlamaForCausalLM"}, {"mistral", "MistralForCausalLM"}, {"qwen2", "Qwen2ForCausalLM"}};
   auto it = architectures.find(family);
   if (it == architectures.end())
-    throw UserError("make-tiny-model: unknown family '" + family + "' (llada, llama, mistral, qwen2)");
-  nlohmann::json config = {{"architectures", {it->second}}, {"model_type", family}, {"hidden_size", kHidden},
-                           {"num_hidden_layers", kLayers}, {"num_attention_heads", kHeads},
-                           {"num_key_value_heads", kKvHeads}, {"intermediate_size", kFfn}, {"vocab_size", kVocab},
+    throw UserError("init-model: unknown --arch '" + family + "' (llada, llama, mistral, qwen2)");
+  nlohmann::json config = {{"architectures", {it->second}}, {"model_type", family}, {"hidden_size", o.d_model},
+                           {"num_hidden_layers", o.layers}, {"num_attention_heads", o.heads},
+                           {"num_key_value_heads", o.kv_heads > 0 ? o.kv_heads : std::max<int64_t>(1, o.heads / 2)},
+                           {"intermediate_size", ffn}, {"vocab_size", o.vocab},
                            {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"hidden_act", "silu"},
                            {"max_position_embeddings", 4096}, {"bos_token_id", kBos}, {"eos_token_id", kEos},
                            {"tie_word_embeddings", family == "qwen2"}, {"torch_dtype", "bfloat16"}};
@@ -80,8 +81,13 @@ nlohmann::json ConfigJson(const std::string& family) {
 
 }  // namespace
 
-void WriteTinyModel(const std::string& family, const std::filesystem::path& dir, uint64_t seed) {
-  const nlohmann::json config = ConfigJson(family);
+void WriteRandomModel(const InitModelOptions& options, const std::filesystem::path& dir) {
+  const std::string& family = options.family;
+  if (options.vocab < 256 + static_cast<int64_t>(kSpecialTokens.size()))
+    throw UserError("init-model: --vocab must hold the 256 byte tokens and the special tokens (at least 262)");
+  if (options.layers < 1 || options.d_model < 2 || options.heads < 1 || options.d_model % options.heads != 0)
+    throw UserError("init-model: --d-model must be a positive multiple of --heads, --layers at least 1");
+  const nlohmann::json config = ConfigJson(options);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw UserError::InFile(dir.string(), "--out", "cannot create directory: " + ec.message());
@@ -109,8 +115,8 @@ void WriteTinyModel(const std::string& family, const std::filesystem::path& dir,
   auto tensors = ExpectedTensors(parsed);
   std::sort(tensors.begin(), tensors.end());
 
-  PyRandom rng(seed);
-  nlohmann::json header = {{"__metadata__", {{"format", "pt"}, {"generator", "llada-eval make-tiny-model"}}}};
+  PyRandom rng(options.seed);
+  nlohmann::json header = {{"__metadata__", {{"format", "pt"}, {"generator", "llada-eval init-model"}}}};
   std::string data;
   for (const auto& [name, shape] : tensors) {
     int64_t count = 1;

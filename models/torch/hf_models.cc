@@ -167,8 +167,10 @@ class LladaModel : public HfModel {
       const EncodedPair pair = EncodePair(*tokenizer_, request.context, request.continuation, /*add_special_tokens=*/true);
       torch::manual_seed(options_.seed);
       Response response;
+      double standard_error = 0.0;
       response.loglikelihood =
-          LladaLogLikelihood(*model_, Ids(pair.context), Ids(pair.continuation), mc_);
+          LladaLogLikelihood(*model_, Ids(pair.context), Ids(pair.continuation), mc_, &standard_error);
+      response.loglikelihood_stderr = standard_error;
       response.is_greedy = check_greedy_ && LladaSuffixGreedy(*model_, Ids(pair.context), Ids(pair.continuation), mc_);
       responses.push_back(response);
     }

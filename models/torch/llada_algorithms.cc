@@ -1,5 +1,7 @@
 #include "models/torch/llada_algorithms.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "core/errors.h"
@@ -53,7 +55,9 @@ std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor&
 }
 
 double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& prefix,
-                          const std::vector<int64_t>& target, const MonteCarloOptions& options) {
+                          const std::vector<int64_t>& target, const MonteCarloOptions& options,
+                          double* standard_error) {
+  if (standard_error) *standard_error = 0.0;
   torch::NoGradGuard no_grad;
   if (options.batch_size <= 0 || options.mc_num % options.batch_size != 0)
     throw UserError("mc_num (" + std::to_string(options.mc_num) + ") must be a multiple of the batch size (" +
@@ -65,8 +69,20 @@ double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& 
   const auto seq = LongTensor(sequence).unsqueeze(0).repeat({options.batch_size, 1}).to(device);
   const auto prompt_index =
       torch::arange(seq.size(1), torch::TensorOptions().dtype(torch::kInt64).device(device)) < static_cast<int64_t>(prefix.size());
+  // A one-token continuation: every Monte-Carlo sample masks exactly that
+  // token with p_mask = 1, so the bound is exact and one forward pass gives it
+  // (MMLU, CMMLU, C-Eval answers). Sequences that already hold mask tokens
+  // take the general path, whose mask_index would count them too.
+  if (target.size() == 1 && std::find(sequence.begin(), sequence.end(), options.mask_id) == sequence.end()) {
+    auto noisy = seq.slice(0, 0, 1).clone();
+    noisy.index_put_({0, -1}, options.mask_id);
+    const auto logits = GuidedLogits(model, noisy, prompt_index, options.cfg_scale, options.mask_id);
+    const auto logprobs = torch::log_softmax(logits[0][-1].to(torch::kFloat32), -1);
+    return logprobs[target[0]].item<float>();
+  }
   double total = 0.0;
   const int rounds = options.mc_num / options.batch_size;
+  std::vector<double> per_sample;  // each sample's weighted loss, for the standard error
   for (int round = 0; round < rounds; ++round) {
     auto [noisy, p_mask] = LladaForwardProcess(seq, prompt_index, options.mask_id);
     const auto mask_index = noisy == options.mask_id;
@@ -77,6 +93,20 @@ double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& 
                       p_mask.index({mask_index});
     // loss.sum() / batch_size as a float32 tensor, then .item() into a double: as the reference.
     total += (loss.sum() / options.batch_size).item<float>();
+    if (standard_error) {
+      auto rows = torch::zeros(noisy.sizes(), loss.options());
+      rows.index_put_({mask_index}, loss);
+      const auto sums = rows.sum(1).to(torch::kCPU, torch::kFloat64);
+      for (int64_t i = 0; i < sums.size(0); ++i) per_sample.push_back(sums[i].item<double>());
+    }
+  }
+  if (standard_error && per_sample.size() > 1) {
+    double mean = 0.0, squares = 0.0;
+    for (double v : per_sample) mean += v;
+    mean /= static_cast<double>(per_sample.size());
+    for (double v : per_sample) squares += (v - mean) * (v - mean);
+    const double n = static_cast<double>(per_sample.size());
+    *standard_error = std::sqrt(squares / (n - 1)) / std::sqrt(n);
   }
   return -total / rounds;
 }
@@ -108,7 +138,7 @@ bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& pre
 }
 
 torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& prompt, const DiffusionGenerateOptions& o,
-                            int64_t* forward_calls) {
+                            int64_t* forward_calls, const std::optional<torch::Tensor>& attention_mask) {
   torch::NoGradGuard no_grad;
   if (o.gen_length % o.block_length != 0) throw UserError("gen_length must be a multiple of block_length");
   const int64_t blocks = o.gen_length / o.block_length;
@@ -120,6 +150,11 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
                        torch::TensorOptions().dtype(torch::kInt64).device(device));
   x.slice(1, 0, prompt_length).copy_(prompt.to(device, torch::kInt64));
   const auto prompt_index = x != o.mask_id;  // fixed once, as the reference
+  std::optional<torch::Tensor> mask;
+  if (attention_mask)
+    mask = torch::cat({attention_mask->to(device, torch::kInt64),
+                       torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
+                      1);
   const double neg_inf = -std::numeric_limits<double>::infinity();
   int64_t calls = 0;
   for (int64_t block = 0; block < blocks; ++block) {
@@ -138,11 +173,12 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
       if (o.cfg_scale > 0.0) {
         auto unconditional = x.clone();
         unconditional.index_put_({prompt_index}, o.mask_id);
-        const auto both = model.Forward(torch::cat({x, unconditional}));
+        const auto both = model.Forward(torch::cat({x, unconditional}),
+                                        mask ? std::optional<torch::Tensor>(torch::cat({*mask, *mask})) : std::nullopt);
         const auto chunks = torch::chunk(both, 2, 0);
         logits = chunks[1] + (o.cfg_scale + 1) * (chunks[0] - chunks[1]);
       } else {
-        logits = model.Forward(x);
+        logits = model.Forward(x, mask);
       }
       ++calls;
       if (o.logits_eos_inf) logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eos_id}, neg_inf);

@@ -26,8 +26,12 @@ std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor&
                                                             int64_t mask_id);
 
 // The Monte-Carlo estimate of log p(target | prefix) (get_log_likelihood).
+// A one-token target takes a single forward pass (the bound is then exact).
+// `standard_error`, when given, receives the sample standard error of the
+// estimate over its mc_num samples (0 for the exact one-token case).
 double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& prefix,
-                          const std::vector<int64_t>& target, const MonteCarloOptions& options);
+                          const std::vector<int64_t>& target, const MonteCarloOptions& options,
+                          double* standard_error = nullptr);
 
 // eval_llada.py's suffix_greedy_prediction: would greedy unmasking, one most
 // confident token per step, reproduce the target?
@@ -51,8 +55,11 @@ struct DiffusionGenerateOptions {
 };
 
 // generate(): iterative low-confidence remasking over blocks. `prompt` [B, Lp]
-// (equal lengths). Returns [B, Lp + gen_length]. `forward_calls` counts model calls.
+// (left-padded to equal lengths; `attention_mask` [B, Lp] marks real tokens,
+// and padded keys are masked out). Returns [B, Lp + gen_length].
+// `forward_calls` counts model calls.
 torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& prompt, const DiffusionGenerateOptions& options,
-                            int64_t* forward_calls = nullptr);
+                            int64_t* forward_calls = nullptr,
+                            const std::optional<torch::Tensor>& attention_mask = std::nullopt);
 
 }  // namespace llada
