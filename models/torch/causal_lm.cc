@@ -15,9 +15,10 @@ CausalLoglikelihood CausalLogLikelihood(const Transformer& model, const std::vec
   whole.insert(whole.end(), continuation.begin(), continuation.end());
   whole.pop_back();
   const auto input = torch::tensor(whole, torch::TensorOptions().dtype(torch::kInt64)).unsqueeze(0);
-  const auto logprobs = torch::log_softmax(model.Forward(input).to(torch::kFloat32), -1)[0];  // [T, V]
   const int64_t n = static_cast<int64_t>(continuation.size());
-  const auto tail = logprobs.slice(0, logprobs.size(0) - n).to(torch::kCPU);
+  // The head only where the continuation is read: the last n positions.
+  const auto hidden = model.Hidden(input)[0];
+  const auto tail = torch::log_softmax(model.Head(hidden.slice(0, hidden.size(0) - n)), -1).to(torch::kCPU);  // [n, V]
   const auto targets = torch::tensor(continuation, torch::TensorOptions().dtype(torch::kInt64));
   const auto chosen = torch::gather(tail, 1, targets.unsqueeze(1)).squeeze(1);
   const auto greedy = tail.argmax(-1);

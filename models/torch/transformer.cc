@@ -63,8 +63,13 @@ torch::Tensor RotateHalf(const torch::Tensor& x) {
 
 }  // namespace
 
-torch::Tensor Transformer::Forward(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
-                                   const std::optional<torch::Tensor>& position_ids, KvCache* cache) const {
+torch::Tensor Transformer::Head(const torch::Tensor& hidden) const {
+  torch::NoGradGuard no_grad;
+  return torch::nn::functional::linear(hidden, lm_head_).to(torch::kFloat32);
+}
+
+torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
+                                  const std::optional<torch::Tensor>& position_ids, KvCache* cache) const {
   torch::NoGradGuard no_grad;
   if (cache && !config_.causal) throw InternalError("a KV cache needs a causal model");
   const auto ids = input_ids.to(device_, torch::kInt64);
@@ -146,7 +151,7 @@ torch::Tensor Transformer::Forward(const torch::Tensor& input_ids, const std::op
                 torch::silu(torch::nn::functional::linear(f, layer.gate)) * torch::nn::functional::linear(f, layer.up),
                 layer.down);
   }
-  return torch::nn::functional::linear(RmsNorm(x, final_norm_), lm_head_).to(torch::kFloat32);
+  return RmsNorm(x, final_norm_);
 }
 
 }  // namespace llada

@@ -34,7 +34,16 @@ class Transformer {
   // cached length). With `cache`, keys and values are appended to it (causal
   // families only).
   torch::Tensor Forward(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask = std::nullopt,
-                        const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr) const;
+                        const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr) const {
+    return Head(Hidden(input_ids, attention_mask, position_ids, cache));
+  }
+
+  // The final-normed hidden states [B, T, H] (Forward without the head), so
+  // callers can apply the head only where logits are read.
+  torch::Tensor Hidden(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask = std::nullopt,
+                       const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr) const;
+  // The LM head: [..., H] -> float32 logits [..., V].
+  torch::Tensor Head(const torch::Tensor& hidden) const;
 
  private:
   struct Layer {

@@ -1,0 +1,125 @@
+// LibTorch backend throughput on a checkpoint (e.g. one from `llada-eval init-model`).
+//
+//   backend_bench MODEL_DIR [device=cpu] [prompt=256] [answer=16] [mc_num=128] [mc_batch=32] [gen=64]
+//
+// Reports Monte-Carlo likelihood throughput (samples/s, tokens/s), diffusion
+// (LLaDA) or greedy cached (ARM) generation throughput (tokens/s, forward
+// passes/s), achieved FLOP/s against a float32 matmul peak measured in the
+// same run (MFU), and the process's peak resident memory.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "models/checkpoint/model_config.h"
+#include "models/checkpoint/safetensors.h"
+#include "models/torch/causal_lm.h"
+#include "models/torch/llada_algorithms.h"
+#include "models/torch/transformer.h"
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// FLOPs of one forward over `tokens` positions of a `context`-long sequence
+// (2 per multiply-add in every projection and the head, plus attention).
+double ForwardFlops(const llada::TransformerConfig& c, double tokens, double context) {
+  const double h = c.hidden_size, kv = c.num_kv_heads * c.head_dim, f = c.intermediate_size;
+  const double per_layer = 2 * tokens * (h * h * 2 + 2 * h * kv + 3 * h * f) + 4 * tokens * context * h;
+  return c.num_layers * per_layer + 2 * tokens * h * c.vocab_size;
+}
+
+double MatmulPeak(torch::Device device) {
+  const auto a = torch::randn({1024, 1024}, torch::TensorOptions().device(device));
+  const auto b = torch::randn({1024, 1024}, torch::TensorOptions().device(device));
+  torch::matmul(a, b);
+  const int reps = 20;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) torch::matmul(a, b);
+  if (device.is_cuda()) torch::cuda::synchronize();
+  return reps * 2.0 * 1024 * 1024 * 1024 / Seconds(start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s MODEL_DIR [device] [prompt] [answer] [mc_num] [mc_batch] [gen]\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const torch::Device device(argc > 2 ? argv[2] : "cpu");
+  const int64_t prompt_len = argc > 3 ? std::stoll(argv[3]) : 256, answer_len = argc > 4 ? std::stoll(argv[4]) : 16;
+  const int mc_num = argc > 5 ? std::stoi(argv[5]) : 128, mc_batch = argc > 6 ? std::stoi(argv[6]) : 32;
+  const int64_t gen = argc > 7 ? std::stoll(argv[7]) : 64;
+
+  const auto config = llada::ReadTransformerConfig(dir);
+  const auto checkpoint = llada::Checkpoint::Open(dir);
+  const llada::Transformer model(config, *checkpoint, device, torch::kFloat32);
+  const double peak = MatmulPeak(device);
+  std::vector<int64_t> prompt(prompt_len), answer(answer_len);
+  for (int64_t i = 0; i < prompt_len; ++i) prompt[i] = 1 + i % 200;
+  for (int64_t i = 0; i < answer_len; ++i) answer[i] = 3 + i % 100;
+
+  std::printf("model %s: %s, %lld layers, d_model %lld, vocab %lld; device %s, float32, %d threads\n", dir.c_str(),
+              config.architecture.c_str(), static_cast<long long>(config.num_layers),
+              static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size),
+              device.str().c_str(), torch::get_num_threads());
+  std::printf("float32 matmul peak (1024^3): %.1f GFLOP/s\n", peak / 1e9);
+  const double length = static_cast<double>(prompt_len + answer_len);
+
+  if (!config.causal) {
+    llada::MonteCarloOptions mc;
+    mc.mc_num = mc_num;
+    mc.batch_size = mc_batch;
+    mc.mask_id = config.mask_token_id.value_or(126336);
+    torch::manual_seed(1234);
+    auto start = std::chrono::steady_clock::now();
+    llada::LladaLogLikelihood(model, prompt, answer, mc);
+    double s = Seconds(start);
+    // Every sample is a full forward (the head only at masked positions: ~half the answer on average).
+    const double flops = mc_num * (ForwardFlops(config, length, length) -
+                                   2 * length * config.hidden_size * config.vocab_size +
+                                   2 * (answer_len / 2.0) * config.hidden_size * config.vocab_size);
+    std::printf("likelihood: prompt %lld + answer %lld, mc_num %d, batch %d: %.3f s, %.1f samples/s, %.0f tokens/s, "
+                "%.1f GFLOP/s, MFU %.1f%%\n",
+                static_cast<long long>(prompt_len), static_cast<long long>(answer_len), mc_num, mc_batch, s, mc_num / s,
+                mc_num * length / s, flops / s / 1e9, 100 * flops / s / peak);
+    llada::DiffusionGenerateOptions g;
+    g.gen_length = gen;
+    g.steps = gen;
+    g.block_length = gen;
+    g.mask_id = mc.mask_id;
+    int64_t calls = 0;
+    start = std::chrono::steady_clock::now();
+    llada::LladaGenerate(model, torch::tensor(prompt).unsqueeze(0), g, &calls);
+    s = Seconds(start);
+    const double gen_flops = calls * ForwardFlops(config, prompt_len + gen, prompt_len + gen);
+    std::printf("generation: prompt %lld, gen_length = steps = block %lld: %.3f s, %.1f tokens/s, %.1f forwards/s, "
+                "%.1f GFLOP/s, MFU %.1f%%\n",
+                static_cast<long long>(prompt_len), static_cast<long long>(gen), s, gen / s, calls / s,
+                gen_flops / s / 1e9, 100 * gen_flops / s / peak);
+  } else {
+    auto start = std::chrono::steady_clock::now();
+    const int reps = 16;
+    for (int i = 0; i < reps; ++i) llada::CausalLogLikelihood(model, prompt, answer);
+    double s = Seconds(start);
+    const double flops = reps * ForwardFlops(config, length - 1, length - 1);
+    std::printf("likelihood (exact): prompt %lld + answer %lld, %d requests: %.3f s, %.1f requests/s, %.0f tokens/s, "
+                "MFU %.1f%%\n",
+                static_cast<long long>(prompt_len), static_cast<long long>(answer_len), reps, s, reps / s,
+                reps * length / s, 100 * flops / s / peak);
+    start = std::chrono::steady_clock::now();
+    const auto generated = llada::GreedyGenerate(model, prompt, gen, {});
+    s = Seconds(start);
+    std::printf("generation (greedy, KV cache): prompt %lld, %zu new tokens: %.3f s, %.1f tokens/s\n",
+                static_cast<long long>(prompt_len), generated.size(), s, generated.size() / s);
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("peak resident memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
+  return 0;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Backend throughput on random checkpoints written by `llada-eval init-model`:
+# a small LLaDA and a small Llama (CPU). Pass a device (cuda) to run there;
+# on a GPU add the 8B shape: --layers 32 --d-model 4096 --heads 32 --ffn 12288 --vocab 126464.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+device=${1:-cpu}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# git $(git rev-parse --short HEAD 2>/dev/null || echo unknown); RelWithDebInfo; device $device"
+./build/llada-eval init-model --arch llada --layers 4 --d-model 256 --heads 8 --ffn 768 --vocab 4096 --out "$work/llada" 2>/dev/null
+./build/llada-eval init-model --arch llama --layers 4 --d-model 256 --heads 8 --ffn 768 --vocab 4096 --out "$work/llama" 2>/dev/null
+./build/bench/backend_bench "$work/llada" "$device" 256 16 128 32 64
+./build/bench/backend_bench "$work/llama" "$device" 256 16 128 32 64
