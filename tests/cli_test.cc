@@ -451,3 +451,34 @@ TEST(InspectCliTest, ArmGoldenCasesThroughTheCommands) {
 
 }  // namespace
 }  // namespace llada
+
+namespace llada {
+namespace {
+
+TEST(PresetCliTest, PresetsSetShotCountsAndUnknownOnesAreListed) {
+  const std::string data = (testing::SourceDir() / "samples" / "data").string();
+  auto count = [](const std::string& text, const std::string& needle) {
+    size_t n = 0;
+    for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+    return n;
+  };
+  // llada-paper: GSM8K 4-shot (the paper's), so the prompt holds 4 examples + the question.
+  const auto paper = testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--limit", "1", "--preset", "llada-paper"});
+  ASSERT_EQ(paper.exit_code, 0) << paper.err;
+  EXPECT_EQ(count(paper.out, "Answer:"), 5u);  // ("Question:" also appears in `until`)
+  // lm-eval-default: MMLU 0-shot, as lm-eval runs it without --num_fewshot.
+  const auto lmeval = testing::RunCli({"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1",
+                                       "--preset", "lm-eval-default"});
+  ASSERT_EQ(lmeval.exit_code, 0) << lmeval.err;
+  EXPECT_EQ(count(lmeval.out, "Answer:"), 4u);  // one per choice request, no examples
+  // --shots overrides the preset.
+  const auto shots = testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--limit", "1", "--preset",
+                                      "llada-paper", "--shots", "2"});
+  EXPECT_EQ(count(shots.out, "Answer:"), 3u);
+  const auto unknown = testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--preset", "nope"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("known: llada-paper, lm-eval-default"), std::string::npos) << unknown.err;
+}
+
+}  // namespace
+}  // namespace llada
