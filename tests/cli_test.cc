@@ -482,3 +482,37 @@ TEST(PresetCliTest, PresetsSetShotCountsAndUnknownOnesAreListed) {
 
 }  // namespace
 }  // namespace llada
+
+namespace llada {
+namespace {
+
+// Requests longer than the model's positions: LLaDA fails those samples (the
+// run goes on and records why); the ARM path truncates the context from the
+// left as lm-eval's HFLM does.
+TEST(TorchCliLimitsTest, OverlongRequestsFailAloneOrAreTruncated) {
+  testing::TempDir tmp;
+  const std::string data = (testing::SourceDir() / "samples" / "data").string();
+  for (const char* arch : {"llada", "llama"}) {
+    const auto model = tmp.path() / arch;
+    ASSERT_EQ(testing::RunCli({"init-model", "--arch", arch, "--out", model.string()}).exit_code, 0);
+    auto config = nlohmann::json::parse(testing::ReadFile(model / "config.json"));
+    config[std::string(arch) == "llada" ? "max_sequence_length" : "max_position_embeddings"] = 256;
+    testing::WriteFile(model / "config.json", config.dump());
+    const auto out = tmp.path() / (std::string(arch) + "-out");
+    const auto result = testing::RunCli({"--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "2", "--model",
+                                         model.string(), "--output", out.string(), "--log-samples", "--model-args",
+                                         "mc_num=2,mc_batch_size=2"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;  // a failing sample never kills the run
+    const auto sample = nlohmann::json::parse(testing::ReadLines(out / "samples_mmlu_astronomy.jsonl")[0]);
+    if (std::string(arch) == "llada") {
+      EXPECT_NE(result.err.find("2 documents failed"), std::string::npos) << result.err;
+      EXPECT_NE(sample.value("error", std::string()).find("over the model's 256"), std::string::npos) << sample.dump();
+    } else {
+      EXPECT_FALSE(sample.contains("error")) << sample.dump();
+      EXPECT_EQ(sample["responses"].size(), 4u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llada

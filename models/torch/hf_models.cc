@@ -165,6 +165,7 @@ class LladaModel : public HfModel {
     std::vector<Response> responses;
     for (const auto& request : requests) {
       const EncodedPair pair = EncodePair(*tokenizer_, request.context, request.continuation, /*add_special_tokens=*/true);
+      CheckLength(pair.context.size() + pair.continuation.size());
       torch::manual_seed(options_.seed);
       Response response;
       double standard_error = 0.0;
@@ -181,6 +182,7 @@ class LladaModel : public HfModel {
     std::vector<Response> responses;
     for (const auto& request : requests) {
       const auto prompt = Ids(tokenizer_->Encode(request.context, /*add_special_tokens=*/true));
+      CheckLength(prompt.size() + static_cast<size_t>(generate_.gen_length));
       torch::manual_seed(options_.seed);
       const auto output = LladaGenerate(*model_, torch::tensor(prompt, torch::kInt64).unsqueeze(0), generate_);
       const auto generated = output[0].slice(0, static_cast<int64_t>(prompt.size())).to(torch::kCPU);
@@ -202,6 +204,14 @@ class LladaModel : public HfModel {
             {"gen_length", generate_.gen_length}, {"steps", generate_.steps}, {"block_length", generate_.block_length},
             {"temperature", generate_.temperature}, {"remasking", generate_.remasking},
             {"logits_eos_inf", generate_.logits_eos_inf}, {"confidence_eos_eot_inf", generate_.confidence_eos_eot_inf}};
+  }
+
+  // eval_llada.py asserts prompt + answer <= max_length (4096); a longer
+  // request fails on its own instead of running out of memory.
+  void CheckLength(size_t tokens) const {
+    const auto limit = static_cast<size_t>(model_->config().max_positions);
+    if (tokens > limit)
+      throw SampleError("request is " + std::to_string(tokens) + " tokens, over the model's " + std::to_string(limit));
   }
 
   MonteCarloOptions mc_;
@@ -236,6 +246,13 @@ class CausalModel : public HfModel {
         context = Ids(pair.context);
         continuation = Ids(pair.continuation);
       }
+      // HFLM keeps the last max_length + 1 tokens of context + continuation.
+      const size_t limit = static_cast<size_t>(model_->config().max_positions) + 1;
+      if (continuation.size() >= limit)
+        throw SampleError("continuation of " + std::to_string(continuation.size()) + " tokens does not fit the model's " +
+                          std::to_string(limit - 1) + " positions");
+      if (context.size() + continuation.size() > limit)
+        context.erase(context.begin(), context.end() - static_cast<long>(limit - continuation.size()));
       const CausalLoglikelihood result = CausalLogLikelihood(*model_, context, continuation);
       Response response;
       response.loglikelihood = result.loglikelihood;
@@ -248,8 +265,12 @@ class CausalModel : public HfModel {
   std::vector<Response> GenerateUntil(const std::vector<Request>& requests) override {
     std::vector<Response> responses;
     for (const auto& request : requests) {
-      const auto prompt = Ids(tokenizer_->Encode(request.context, add_bos_));
+      auto prompt = Ids(tokenizer_->Encode(request.context, add_bos_));
       const int64_t budget = request.max_gen_toks.value_or(static_cast<int>(max_gen_toks_));
+      // HFLM: the context keeps its last max_length - max_gen_toks tokens.
+      const int64_t room = model_->config().max_positions - budget;
+      if (room < 1) throw SampleError("max_gen_toks leaves no room for the context");
+      if (static_cast<int64_t>(prompt.size()) > room) prompt.erase(prompt.begin(), prompt.end() - room);
       const auto generated = GreedyGenerate(*model_, prompt, budget, stop_ids_);
       Response response;
       response.text = CutAtStops(tokenizer_->Decode(std::vector<int32_t>(generated.begin(), generated.end()), true),
