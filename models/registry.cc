@@ -55,10 +55,8 @@ std::unique_ptr<Model> ModelRegistry::Create(const ModelOptions& options) const 
   const std::string architecture = config.at("architectures").at(0).get<std::string>();
   auto it = architectures_.find(architecture);
   if (it == architectures_.end()) {
-    const auto known = Architectures();
     throw UserError::InFile(config_path.string(), "architectures",
-                            "no backend for '" + architecture + "' in this build (supported: " +
-                                (known.empty() ? std::string("none yet") : Join(known, ", ")) + ")");
+                            "no backend for '" + architecture + "' (supported: " + Join(Architectures(), ", ") + ")");
   }
   return it->second(options);
 }

@@ -91,14 +91,19 @@ class HfModel : public Model {
     fingerprint_ = WeightsFingerprint(dir_);
   }
 
+  // Computed once: it hashes tokenizer.json, and the harness asks for it
+  // several times per run.
   std::string Identity() const override {
-    return nlohmann::json({{"architecture", model_->config().architecture},
-                           {"weights", fingerprint_},
-                           {"tokenizer", Sha256File(dir_ / "tokenizer.json")},
-                           {"device_type", device_->is_cuda() ? "cuda" : "cpu"},
-                           {"dtype", std::string(c10::toString(dtype_))},
-                           {"settings", Settings()}})
-        .dump();
+    if (identity_.empty()) {
+      identity_ = nlohmann::json({{"architecture", model_->config().architecture},
+                                  {"weights", fingerprint_},
+                                  {"tokenizer", Sha256File(dir_ / "tokenizer.json")},
+                                  {"device_type", device_->is_cuda() ? "cuda" : "cpu"},
+                                  {"dtype", std::string(c10::toString(dtype_))},
+                                  {"settings", Settings()}})
+                      .dump();
+    }
+    return identity_;
   }
 
   nlohmann::json Describe() const override {
@@ -129,6 +134,7 @@ class HfModel : public Model {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Transformer> model_;
   std::string fingerprint_;
+  mutable std::string identity_;
 };
 
 // LLaDA as eval_llada.py runs it: Monte-Carlo likelihood (mc_num samples,
