@@ -1,6 +1,6 @@
 // LibTorch backend throughput on a checkpoint (e.g. one from `llada-eval init-model`).
 //
-//   backend_bench MODEL_DIR [device=cpu] [prompt=256] [answer=16] [mc_num=128] [mc_batch=32] [gen=64]
+//   backend_bench MODEL_DIR [device=cpu] [prompt=256] [answer=16] [mc_num=128] [mc_batch=32] [gen=64] [dtype=float32]
 //
 // Reports Monte-Carlo likelihood throughput (samples/s, tokens/s), diffusion
 // (LLaDA) or greedy cached (ARM) generation throughput (tokens/s, forward
@@ -32,15 +32,22 @@ double ForwardFlops(const llada::TransformerConfig& c, double tokens, double con
   return c.num_layers * per_layer + 2 * tokens * h * c.vocab_size;
 }
 
-double MatmulPeak(torch::Device device) {
-  const auto a = torch::randn({1024, 1024}, torch::TensorOptions().device(device));
-  const auto b = torch::randn({1024, 1024}, torch::TensorOptions().device(device));
+// The matmul peak in the model's dtype: 1024^3 on a CPU, 8192^3 on a GPU.
+double MatmulPeak(torch::Device device, torch::ScalarType dtype) {
+  const int64_t n = device.is_cuda() ? 8192 : 1024;
+  const auto a = torch::randn({n, n}, torch::TensorOptions().device(device).dtype(dtype));
+  const auto b = torch::randn({n, n}, torch::TensorOptions().device(device).dtype(dtype));
   torch::matmul(a, b);
-  const int reps = 20;
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const int reps = 10;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < reps; ++i) torch::matmul(a, b);
   if (device.is_cuda()) torch::cuda::synchronize();
-  return reps * 2.0 * 1024 * 1024 * 1024 / Seconds(start);
+  return reps * 2.0 * n * n * n / Seconds(start);
+}
+
+void Sync(torch::Device device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
 }
 
 }  // namespace
@@ -55,20 +62,24 @@ int main(int argc, char** argv) {
   const int64_t prompt_len = argc > 3 ? std::stoll(argv[3]) : 256, answer_len = argc > 4 ? std::stoll(argv[4]) : 16;
   const int mc_num = argc > 5 ? std::stoi(argv[5]) : 128, mc_batch = argc > 6 ? std::stoi(argv[6]) : 32;
   const int64_t gen = argc > 7 ? std::stoll(argv[7]) : 64;
+  const std::string dtype_name = argc > 8 ? argv[8] : "float32";
+  const torch::ScalarType dtype = dtype_name == "bfloat16" ? torch::kBFloat16
+                                  : dtype_name == "float16" ? torch::kFloat16
+                                                            : torch::kFloat32;
 
   const auto config = llada::ReadTransformerConfig(dir);
   const auto checkpoint = llada::Checkpoint::Open(dir);
-  const llada::Transformer model(config, *checkpoint, device, torch::kFloat32);
-  const double peak = MatmulPeak(device);
+  const llada::Transformer model(config, *checkpoint, device, dtype);
+  const double peak = MatmulPeak(device, dtype);
   std::vector<int64_t> prompt(prompt_len), answer(answer_len);
   for (int64_t i = 0; i < prompt_len; ++i) prompt[i] = 1 + i % 200;
   for (int64_t i = 0; i < answer_len; ++i) answer[i] = 3 + i % 100;
 
-  std::printf("model %s: %s, %lld layers, d_model %lld, vocab %lld; device %s, float32, %d threads\n", dir.c_str(),
+  std::printf("model %s: %s, %lld layers, d_model %lld, vocab %lld; device %s, %s, %d threads\n", dir.c_str(),
               config.architecture.c_str(), static_cast<long long>(config.num_layers),
               static_cast<long long>(config.hidden_size), static_cast<long long>(config.vocab_size),
-              device.str().c_str(), torch::get_num_threads());
-  std::printf("float32 matmul peak (1024^3): %.1f GFLOP/s\n", peak / 1e9);
+              device.str().c_str(), dtype_name.c_str(), torch::get_num_threads());
+  std::printf("%s matmul peak: %.1f GFLOP/s\n", dtype_name.c_str(), peak / 1e9);
   const double length = static_cast<double>(prompt_len + answer_len);
 
   if (!config.causal) {
@@ -88,6 +99,49 @@ int main(int argc, char** argv) {
                 "%.1f GFLOP/s, MFU %.1f%%\n",
                 static_cast<long long>(prompt_len), static_cast<long long>(answer_len), mc_num, mc_batch, s, mc_num / s,
                 mc_num * length / s, flops / s / 1e9, 100 * flops / s / peak);
+    start = std::chrono::steady_clock::now();
+    llada::LladaLogLikelihoods(model, {{prompt, answer}}, mc, 1234);
+    s = Seconds(start);
+    std::printf("likelihood, harness path (passes of %s rows): %.3f s, %.1f samples/s, MFU %.1f%%\n",
+                device.is_cuda() ? "mc_batch" : "<= 4", s, mc_num / s, 100 * flops / s / peak);
+    // Forward-pass throughput against batch rows (what packing trades on).
+    for (int64_t rows : {1, 4, 16, 32}) {
+      const auto input = torch::tensor(prompt).unsqueeze(0).repeat({rows, 1}).to(device);
+      model.Hidden(input);
+      Sync(device);
+      const int reps = static_cast<int>(std::max<int64_t>(1, 32 / rows));
+      start = std::chrono::steady_clock::now();
+      for (int i = 0; i < reps; ++i) model.Hidden(input);
+      Sync(device);
+      const double t = Seconds(start);
+      std::printf("forward (no head), %lld rows x %lld tokens: %.0f tokens/s\n", static_cast<long long>(rows),
+                  static_cast<long long>(prompt_len), reps * rows * prompt_len / t);
+    }
+    // Packing across requests: 16 requests of mixed lengths, and 64
+    // one-token (MMLU-like) requests, one at a time vs packed.
+    std::vector<llada::LikelihoodQuery> mixed, single_token;
+    for (int i = 0; i < 16; ++i) {
+      const int64_t p = prompt_len / 2 + (i * prompt_len) / 32;
+      mixed.push_back({std::vector<int64_t>(prompt.begin(), prompt.begin() + std::min<int64_t>(p, prompt_len)),
+                       std::vector<int64_t>(answer.begin(), answer.begin() + 1 + i % answer_len)});
+    }
+    for (int i = 0; i < 64; ++i) single_token.push_back({prompt, {answer[i % answer_len]}});
+    for (const auto* set : {&mixed, &single_token}) {
+      llada::MonteCarloOptions small = mc;
+      if (set == &mixed) small.mc_num = small.batch_size = 8;
+      double rows = 0.0;
+      for (const auto& q : *set) rows += q.target.size() == 1 ? 1 : small.mc_num;
+      start = std::chrono::steady_clock::now();
+      for (const auto& q : *set) llada::LladaLogLikelihoods(model, {q}, small, 1234);
+      const double alone = Seconds(start);
+      start = std::chrono::steady_clock::now();
+      llada::LladaLogLikelihoods(model, *set, small, 1234);
+      const double packed = Seconds(start);
+      std::printf("likelihood, %zu %s requests (%.0f rows): one at a time %.3f s (%.1f rows/s), packed %.3f s "
+                  "(%.1f rows/s), x%.2f\n",
+                  set->size(), set == &mixed ? "mixed-length mc_num 8" : "one-token", rows, alone, rows / alone,
+                  packed, rows / packed, alone / packed);
+    }
     llada::DiffusionGenerateOptions g;
     g.gen_length = gen;
     g.steps = gen;
@@ -96,6 +150,7 @@ int main(int argc, char** argv) {
     int64_t calls = 0;
     start = std::chrono::steady_clock::now();
     llada::LladaGenerate(model, torch::tensor(prompt).unsqueeze(0), g, &calls);
+    Sync(device);
     s = Seconds(start);
     const double gen_flops = calls * ForwardFlops(config, prompt_len + gen, prompt_len + gen);
     std::printf("generation: prompt %lld, gen_length = steps = block %lld: %.3f s, %.1f tokens/s, %.1f forwards/s, "

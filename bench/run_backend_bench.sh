@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Backend throughput on random checkpoints written by `llada-eval init-model`:
 # a small LLaDA and a small Llama (CPU). Pass a device (cuda) to run there;
-# on a GPU add the 8B shape: --layers 32 --d-model 4096 --heads 32 --ffn 12288 --vocab 126464.
+# on a GPU, scripts/gpu-check.sh runs this and the LLaDA-8B shape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${1:-cpu}

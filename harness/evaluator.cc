@@ -68,17 +68,17 @@ int64_t KillAfterResponses() {
   return value && *value ? std::atoll(value) : -1;
 }
 
-// The preset's shot count for a task: the task's own entry, else that of a
-// group containing it.
-std::optional<int> PresetShots(const nlohmann::json& preset, const std::string& task, const TaskRegistry& registry) {
-  if (!preset.contains("tasks")) return std::nullopt;
+// A setting (`key`) of the preset for a task: the task's own entry, else that
+// of a group containing it.
+const nlohmann::json* PresetSetting(const nlohmann::json& preset, const std::string& task, const char* key,
+                                    const TaskRegistry& registry) {
+  if (!preset.contains("tasks")) return nullptr;
   const auto& entries = preset.at("tasks");
-  auto shots_of = [&](const std::string& name) -> std::optional<int> {
-    if (entries.contains(name) && entries.at(name).contains("num_fewshot"))
-      return entries.at(name).at("num_fewshot").get<int>();
-    return std::nullopt;
+  auto setting_of = [&](const std::string& name) -> const nlohmann::json* {
+    if (entries.contains(name) && entries.at(name).contains(key)) return &entries.at(name).at(key);
+    return nullptr;
   };
-  if (auto shots = shots_of(task)) return shots;
+  if (auto* value = setting_of(task)) return value;
   std::function<bool(const std::string&)> contains = [&](const std::string& group) {
     const GroupSpec* spec = registry.FindGroup(group);
     if (!spec) return false;
@@ -88,8 +88,27 @@ std::optional<int> PresetShots(const nlohmann::json& preset, const std::string& 
   };
   for (const auto& group : registry.GroupNames())
     if (contains(group))
-      if (auto shots = shots_of(group)) return shots;
-  return std::nullopt;
+      if (auto* value = setting_of(group)) return value;
+  return nullptr;
+}
+
+std::optional<int> PresetShots(const nlohmann::json& preset, const std::string& task, const TaskRegistry& registry) {
+  const nlohmann::json* shots = PresetSetting(preset, task, "num_fewshot", registry);
+  if (!shots) return std::nullopt;
+  if (!shots->is_number_integer()) throw UserError("--preset: tasks." + task + ".num_fewshot must be an integer");
+  return shots->get<int>();
+}
+
+// A task's backend settings: the preset's, its entry for the task, then the
+// command line's, each overriding the one before.
+nlohmann::json TaskModelArgs(const EvalOptions& options, const std::string& task, const TaskRegistry& registry) {
+  nlohmann::json args = options.preset_config.value("model_args", nlohmann::json::object());
+  if (const nlohmann::json* own = PresetSetting(options.preset_config, task, "model_args", registry)) {
+    if (!own->is_object()) throw UserError("--preset: tasks." + task + ".model_args must be an object");
+    for (auto it = own->begin(); it != own->end(); ++it) args[it.key()] = it.value();
+  }
+  for (auto it = options.cli_model_args.begin(); it != options.cli_model_args.end(); ++it) args[it.key()] = it.value();
+  return args;
 }
 
 void AddToDisplay(const std::string& name, int depth, const TaskRegistry& registry, std::vector<std::string>* order,
@@ -171,6 +190,7 @@ Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
       planned.num_fewshot = *shots;
     else
       planned.num_fewshot = planned.task->default_num_fewshot();
+    planned.model_args = TaskModelArgs(options, name, registry);
     const int64_t count = static_cast<int64_t>(planned.task->NumDocs());
     int64_t begin = options.doc_range ? std::min(options.doc_range->begin, count) : 0;
     int64_t end = options.doc_range ? std::min(options.doc_range->end, count) : count;
@@ -253,6 +273,7 @@ nlohmann::json ResolvedConfig(const EvalOptions& options, const Plan& plan, cons
     task_configs.push_back({{"task", name},
                             {"version", planned.task->version()},
                             {"num_fewshot", planned.num_fewshot},
+                            {"model_args", planned.model_args},
                             {"config_sha256", (*task_hashes)[name]},
                             {"fewshot", planned.task->FewshotInfo()},
                             {"documents", planned.doc_indices.size()}});
@@ -292,6 +313,8 @@ struct ResponseTable {
   size_t computed = 0;
 };
 
+size_t RequestLength(const Request& request) { return request.context.size() + request.continuation.size(); }
+
 class ResponseFetcher {
  public:
   ResponseFetcher(Model& model, Store& store, int64_t model_id, int batch_size, std::ostream& log, bool interactive)
@@ -304,41 +327,65 @@ class ResponseFetcher {
 
   ResponseTable Fetch(const Plan& plan) {
     ResponseTable table;
-    const std::string identity = model_.Identity();
     const bool by_origin = model_.Capabilities().keyed_by_origin;
+    // Work in task order, with the backend configured for each task: its
+    // settings are part of the model identity and so of every cache key.
+    struct Work {
+      const nlohmann::json* settings;
+      RequestType type;
+      std::vector<std::string> keys;
+    };
+    std::vector<Work> work;
     std::map<std::string, const Request*> unique;
     std::vector<std::string> order;
     for (const auto& planned : plan.tasks) {
+      model_.Configure(planned.model_args);
+      const std::map<RequestType, std::string> identity = {
+          {RequestType::kLoglikelihood, model_.CacheIdentity(RequestType::kLoglikelihood)},
+          {RequestType::kGenerateUntil, model_.CacheIdentity(RequestType::kGenerateUntil)}};
+      std::map<RequestType, std::vector<std::string>> fresh;
       std::vector<std::vector<std::string>> task_keys;
       for (const auto& requests : planned.requests) {
         std::vector<std::string> doc_keys;
         for (const auto& request : requests) {
-          doc_keys.push_back(RequestCacheKey(identity, request, by_origin));
-          if (unique.emplace(doc_keys.back(), &request).second) order.push_back(doc_keys.back());
+          doc_keys.push_back(RequestCacheKey(identity.at(request.type), request, by_origin));
+          if (unique.emplace(doc_keys.back(), &request).second) {
+            order.push_back(doc_keys.back());
+            fresh[request.type].push_back(doc_keys.back());
+          }
         }
         task_keys.push_back(std::move(doc_keys));
       }
       table.keys.push_back(std::move(task_keys));
+      for (auto& [type, keys] : fresh) work.push_back({&planned.model_args, type, std::move(keys)});
     }
     table.responses = store_.LookupResponses(order);
     table.cached = table.responses.size();
     if (table.cached > 0)
       log_ << "llada-eval: " << table.cached << " of " << order.size() << " responses found in the request cache\n";
 
-    std::map<RequestType, std::vector<std::string>> pending;
     size_t pending_total = 0;
-    for (const auto& key : order) {
-      if (table.responses.count(key)) continue;
-      pending[unique.at(key)->type].push_back(key);
-      ++pending_total;
+    for (auto& item : work) {
+      std::vector<std::string> missing;
+      for (const auto& key : item.keys)
+        if (!table.responses.count(key)) missing.push_back(key);
+      // Longest first, as lm-eval orders them: similar lengths share a batch
+      // (less padding), and the largest batch runs first (memory fails early).
+      std::stable_sort(missing.begin(), missing.end(), [&](const std::string& a, const std::string& b) {
+        return RequestLength(*unique.at(a)) > RequestLength(*unique.at(b));
+      });
+      item.keys = std::move(missing);
+      pending_total += item.keys.size();
     }
     Progress progress("requests", static_cast<int64_t>(pending_total), log_, interactive_);
     const int64_t kill_after = KillAfterResponses();
-    for (const auto& [type, keys] : pending) {
-      for (size_t start = 0; start < keys.size(); start += batch_size_) {
-        const std::vector<std::string> batch(keys.begin() + start,
-                                             keys.begin() + std::min(keys.size(), start + batch_size_));
-        RunBatch(type, batch, unique, &table);
+    for (const auto& item : work) {
+      if (item.keys.empty()) continue;
+      model_.Configure(*item.settings);
+      for (size_t start = 0; start < item.keys.size(); start += batch_size_) {
+        const std::vector<std::string> batch(item.keys.begin() + start,
+                                             item.keys.begin() + std::min(item.keys.size(), start + batch_size_));
+        RunBatch(item.type, batch, unique, &table);
         progress.Advance(static_cast<int64_t>(batch.size()));
         if (kill_after >= 0 && static_cast<int64_t>(table.computed) >= kill_after) ::raise(SIGKILL);
       }

@@ -43,13 +43,15 @@ struct EvalOptions {
   std::string chat_template_name;
   std::optional<std::string> system_instruction;
   bool fewshot_as_multiturn = false;
-  ModelOptions model;
+  ModelOptions model;                  // model.model_args: the preset's, then the command line's
+  nlohmann::json cli_model_args = nlohmann::json::object();  // --model-args and the setting flags
 };
 
 // One task's share of a run: the task, the documents chosen, their requests.
 struct PlannedTask {
   std::unique_ptr<Task> task;
   int num_fewshot = 0;
+  nlohmann::json model_args = nlohmann::json::object();  // backend settings for this task
   std::vector<size_t> doc_indices;
   std::vector<std::vector<Request>> requests;  // per chosen document
 };

@@ -2,7 +2,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <iostream>
 
 #include "core/errors.h"
@@ -207,6 +209,19 @@ int Main(int argc, char** argv) {
   std::string model_args;
   run->add_option("--model-args", model_args,
                   "Backend settings as key=value,... (e.g. mc_num=128,cfg=0.5,gen_length=256); override the preset's");
+  // The common backend settings as flags of their own (they fold into --model-args).
+  std::map<std::string, std::string> setting_flags;
+  for (const auto& [flag, help] : std::vector<std::pair<std::string, std::string>>{
+           {"mc-num", "LLaDA: Monte-Carlo samples per likelihood (default 128)"},
+           {"mc-batch-size", "LLaDA: Monte-Carlo samples per forward pass (default min(mc_num, 32))"},
+           {"cfg", "LLaDA: classifier-free guidance scale (default 0: off)"},
+           {"gen-length", "LLaDA: tokens generated per answer (default 1024)"},
+           {"steps", "LLaDA: diffusion sampling steps (default gen_length)"},
+           {"block-length", "LLaDA: semi-autoregressive block length (default gen_length)"},
+           {"remasking", "LLaDA: low_confidence (default) or random"},
+           {"temperature", "LLaDA: Gumbel sampling temperature (default 0: greedy)"},
+       })
+    run->add_option("--" + flag, setting_flags[flag], help);
   run->add_option("--seed", run_extra.model.seed, "Model sampling seed")->capture_default_str();
   run->add_option("--batch-size", run_extra.model.batch_size, "Requests per model call")->capture_default_str();
   run->add_option("--device", run_extra.model.device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -359,9 +374,17 @@ int Main(int argc, char** argv) {
   options.log_samples = run_extra.log_samples;
   options.output_dir = output;
   options.db_path = db;
+  options.cli_model_args = ParseModelArgs(model_args);
+  for (const auto& [flag, value] : setting_flags) {
+    if (value.empty()) continue;
+    std::string key = flag;
+    std::replace(key.begin(), key.end(), '-', '_');
+    const nlohmann::json parsed = ParseModelArgs(key + "=" + value);  // typed as --model-args types it
+    options.cli_model_args[key] = parsed.at(key);
+  }
   if (options.preset_config.contains("model_args")) options.model.model_args = options.preset_config.at("model_args");
-  const nlohmann::json overrides = ParseModelArgs(model_args);  // items() must not outlive it
-  for (const auto& [key, value] : overrides.items()) options.model.model_args[key] = value;
+  for (auto it = options.cli_model_args.begin(); it != options.cli_model_args.end(); ++it)
+    options.model.model_args[it.key()] = it.value();
   ValidateDevice(options.model.device, options.model.dtype);
   if (options.model.batch_size < 1) throw UserError("--batch-size: must be 1 or more");
 

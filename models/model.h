@@ -29,8 +29,21 @@ class Model {
   // Stable identity of everything that changes outputs (weights, dtype,
   // decoding settings). Part of every request-cache key.
   virtual std::string Identity() const = 0;
+  // The identity as far as requests of `type` are concerned (settings that
+  // only change the other type's outputs left out): the model part of the
+  // request-cache key.
+  virtual std::string CacheIdentity(RequestType type) const {
+    (void)type;
+    return Identity();
+  }
   virtual nlohmann::json Describe() const = 0;
   virtual ModelCapabilities Capabilities() const = 0;
+
+  // Replaces the backend settings (ModelOptions::model_args) for the requests
+  // that follow -- the harness calls it per task, as presets may differ per
+  // task. Identity() reflects the settings in force. Unknown keys are a
+  // UserError; keys meant for another backend are ignored.
+  virtual void Configure(const nlohmann::json& model_args) { (void)model_args; }
 
   // Throw SampleError for a request that cannot be answered (recorded against
   // its sample), UserError for bad input that stops the run.

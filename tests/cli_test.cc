@@ -348,12 +348,15 @@ TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
   EXPECT_NE(second.err.find("0 responses computed, 10 from cache"), std::string::npos) << second.err;
   const auto again = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(tmp_.path() / "out")));
   EXPECT_EQ(again["results"], results["results"]);
-  // A different setting is a different model identity: nothing is reused.
+  // A different setting is a different model identity for the request types
+  // it affects: LLaDA's cfg changes likelihoods and generations (all 10 redone);
+  // an ARM ignores cfg, and max_gen_toks changes only the 2 generations.
   auto changed = args;
   changed.back() = "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8,max_gen_toks=6,cfg=0.5";
   const auto third = testing::RunCli(changed);
   ASSERT_EQ(third.exit_code, 0) << third.err;
-  EXPECT_NE(third.err.find("10 responses computed"), std::string::npos) << third.err;
+  const std::string expected = GetParam() == "llada" ? "10 responses computed" : "2 responses computed, 8 from cache";
+  EXPECT_NE(third.err.find(expected), std::string::npos) << third.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, TorchCliTest, ::testing::Values("llada", "llama", "qwen2", "mistral"));
@@ -512,6 +515,55 @@ TEST(TorchCliLimitsTest, OverlongRequestsFailAloneOrAreTruncated) {
       EXPECT_EQ(sample["responses"].size(), 4u);
     }
   }
+}
+
+// Backend settings per task: the preset's own, its entry for the task, then
+// the command line's. Settings are part of the cache key, so what gets
+// recomputed shows which settings each task ran with.
+TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
+  testing::TempDir tmp;
+  const std::string data = (testing::SourceDir() / "samples" / "data").string();
+  const auto model = tmp.path() / "llada";
+  ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
+  const auto preset = tmp.path() / "tiny.json";
+  testing::WriteFile(preset, R"({"name": "tiny", "model_args": {"mc_num": 2, "gen_length": 8, "steps": 8, "block_length": 8},
+                                 "tasks": {"gsm8k": {"num_fewshot": 0, "model_args": {"gen_length": 16, "steps": 4}},
+                                           "mmlu": {"num_fewshot": 0}}})");
+  const auto out = tmp.path() / "out";
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--tasks", "mmlu_astronomy,gsm8k", "--data-dir", data, "--limit", "1", "--model",
+                                     model.string(), "--output", out.string(), "--preset", preset.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCli(args);
+  };
+  const auto first = run({});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.err.find("5 responses computed, 0 from cache"), std::string::npos) << first.err;
+  const auto results = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(out)));
+  for (const auto& task : results["config"]["tasks"]) {
+    if (task["task"] == "gsm8k") {
+      EXPECT_EQ(task["model_args"]["gen_length"], 16);
+      EXPECT_EQ(task["model_args"]["steps"], 4);
+      EXPECT_EQ(task["model_args"]["block_length"], 8);
+    } else {
+      EXPECT_EQ(task["model_args"]["gen_length"], 8) << task.dump();
+    }
+  }
+  // The same settings spelled as flags: everything comes from the cache.
+  const auto same = run({"--gen-length", "16", "--steps", "4", "--mc-num", "2"});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.err.find("0 responses computed, 5 from cache"), std::string::npos) << same.err;
+  // A flag overrides the task's preset entry: GSM8K's one generation is redone.
+  const auto shorter = run({"--gen-length", "8"});
+  ASSERT_EQ(shorter.exit_code, 0) << shorter.err;
+  EXPECT_NE(shorter.err.find("1 responses computed, 4 from cache"), std::string::npos) << shorter.err;
+  // A misspelt setting stops the run before any work.
+  const auto typo = run({"--model-args", "mc_nmu=4"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("model argument 'mc_nmu' is unknown"), std::string::npos) << typo.err;
+  const auto bad = run({"--gen-length", "10", "--block-length", "4"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("must be a multiple of block_length"), std::string::npos) << bad.err;
 }
 
 }  // namespace

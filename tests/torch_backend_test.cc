@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "models/checkpoint/model_config.h"
@@ -20,10 +21,10 @@ using testing::SharedDir;
 
 nlohmann::json LoadJson(const std::filesystem::path& path) { return nlohmann::json::parse(ReadFile(path)); }
 
-std::unique_ptr<Transformer> LoadModel(const std::string& name) {
+std::unique_ptr<Transformer> LoadModel(const std::string& name, torch::Device device = torch::kCPU) {
   const auto dir = SharedDir() / "models" / name;
   const auto checkpoint = Checkpoint::Open(dir);
-  return std::make_unique<Transformer>(ReadTransformerConfig(dir), *checkpoint, torch::kCPU, torch::kFloat32);
+  return std::make_unique<Transformer>(ReadTransformerConfig(dir), *checkpoint, device, torch::kFloat32);
 }
 
 torch::Tensor Ids(const nlohmann::json& rows) {
@@ -41,8 +42,13 @@ torch::Tensor GoldenLogits(const std::filesystem::path& file, const std::vector<
   return tensor;
 }
 
-void ExpectLogitsMatch(const torch::Tensor& ours, const torch::Tensor& golden, const std::string& where) {
-  ASSERT_EQ(ours.sizes(), golden.sizes()) << where;
+// Compares logits at the valid positions (`valid` [B, T], 1 = real token;
+// padded query rows are never read, and attention kernels differ there).
+void ExpectLogitsMatch(const torch::Tensor& ours_all, const torch::Tensor& golden_all, const std::string& where,
+                       const std::optional<torch::Tensor>& valid = std::nullopt) {
+  ASSERT_EQ(ours_all.sizes(), golden_all.sizes()) << where;
+  const auto keep = valid ? valid->to(torch::kBool) : torch::ones({ours_all.size(0), ours_all.size(1)}, torch::kBool);
+  const auto ours = ours_all.index({keep}), golden = golden_all.index({keep});
   const double max_abs = (ours - golden).abs().max().item<double>();
   const double scale = golden.abs().max().item<double>();
   EXPECT_LT(max_abs, 1e-5 * std::max(1.0, scale)) << where << ": max |diff| " << max_abs;
@@ -111,7 +117,39 @@ TEST(LladaAlgorithmsTest, MonteCarloLogLikelihoodMatchesTheReference) {
                                 c.at("answer").get<std::vector<int64_t>>(), options, &greedy),
               c.at("suffix_greedy_prediction").get<bool>())
         << c.at("name");
-    if (c.contains("greedy_tokens")) EXPECT_EQ(greedy, c.at("greedy_tokens").get<std::vector<int64_t>>()) << c.at("name");
+    if (c.contains("greedy_tokens")) {
+      EXPECT_EQ(greedy, c.at("greedy_tokens").get<std::vector<int64_t>>()) << c.at("name");
+    }
+  }
+}
+
+// Packing several requests' Monte-Carlo rows into shared (padded) forward
+// passes gives each request the estimate it gets alone, to float32 rounding.
+TEST(LladaAlgorithmsTest, PackedEstimatesEqualOneAtATime) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  const std::vector<LikelihoodQuery> queries = {{{10, 11, 12, 13, 14, 15}, {20, 21, 22}},
+                                                {{30, 31}, {40, 41, 42, 43, 44, 45, 46}},
+                                                {{50, 51, 52, 53}, {60}},  // one token: exact path
+                                                {{70, 71, 72, 73, 74, 75, 76, 77, 78}, {80, 81}}};
+  for (double cfg : {0.0, 0.5}) {
+    MonteCarloOptions options;
+    options.mc_num = 8;
+    options.batch_size = 4;
+    options.cfg_scale = cfg;
+    options.mask_id = 500;
+    options.max_batch_tokens = 1000;  // every row of every query in one or two passes
+    const auto packed = LladaLogLikelihoods(*model, queries, options, /*seed_each=*/7);
+    ASSERT_EQ(packed.size(), queries.size());
+    for (size_t i = 0; i < queries.size(); ++i) {
+      torch::manual_seed(7);
+      double standard_error = 0.0;
+      const double alone = LladaLogLikelihood(*model, queries[i].prefix, queries[i].target, options, &standard_error);
+      EXPECT_NEAR(packed[i].loglikelihood, alone, 2e-6 * std::abs(alone)) << "query " << i << " cfg " << cfg;
+      EXPECT_NEAR(packed[i].standard_error, standard_error, 1e-5 * std::max(1.0, standard_error)) << "query " << i;
+      if (queries[i].target.size() == 1) EXPECT_EQ(packed[i].standard_error, 0.0);
+      else EXPECT_GT(packed[i].standard_error, 0.0);
+    }
   }
 }
 
@@ -150,7 +188,7 @@ TEST_P(ArmTest, LogitsLoglikelihoodAndGreedyDecodingMatchTransformers) {
     const auto expected = GoldenLogits(golden_dir / entry.at("logits").at("file").get<std::string>(),
                                        entry.at("logits").at("shape").get<std::vector<int64_t>>());
     ExpectLogitsMatch(model->Forward(Ids(entry.at("input_ids")), mask, positions), expected,
-                      GetParam() + " " + entry.at("name").get<std::string>());
+                      GetParam() + " " + entry.at("name").get<std::string>(), mask);
   }
   for (const auto& c : golden.at("loglikelihood").at("cases")) {
     const auto result = CausalLogLikelihood(*model, c.at("context_ids").get<std::vector<int64_t>>(),
@@ -159,6 +197,18 @@ TEST_P(ArmTest, LogitsLoglikelihoodAndGreedyDecodingMatchTransformers) {
     EXPECT_NEAR(result.loglikelihood, expected, 1e-5 * std::max(1.0, std::abs(expected))) << c.at("name");
     EXPECT_EQ(result.is_greedy, c.at("is_greedy").get<bool>()) << c.at("name");
     EXPECT_EQ(result.greedy_tokens, c.at("greedy_tokens").get<std::vector<int64_t>>()) << c.at("name");
+  }
+  // All cases in one right-padded forward pass: the same numbers.
+  std::vector<CausalQuery> queries;
+  for (const auto& c : golden.at("loglikelihood").at("cases"))
+    queries.push_back({c.at("context_ids").get<std::vector<int64_t>>(), c.at("continuation_ids").get<std::vector<int64_t>>()});
+  const auto batched = CausalLogLikelihoods(*model, queries);
+  size_t i = 0;
+  for (const auto& c : golden.at("loglikelihood").at("cases")) {
+    const double expected = c.at("loglikelihood").get<double>();
+    EXPECT_NEAR(batched[i].loglikelihood, expected, 1e-5 * std::max(1.0, std::abs(expected))) << "batched " << c.at("name");
+    EXPECT_EQ(batched[i].greedy_tokens, c.at("greedy_tokens").get<std::vector<int64_t>>()) << "batched " << c.at("name");
+    ++i;
   }
   for (const auto& c : golden.at("generate").at("cases")) {
     std::vector<int64_t> step_lengths;
@@ -170,6 +220,66 @@ TEST_P(ArmTest, LogitsLoglikelihoodAndGreedyDecodingMatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyArms, ArmTest, ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2"));
+
+// The same goldens on a CUDA GPU in float32 (scripts/gpu-check.sh sets
+// LLADA_TEST_DEVICE=cuda). Masks are drawn on the CPU generator on every
+// device, so Monte-Carlo estimates are comparable; tolerances allow for the
+// GPU's different reduction orders. Temperature-sampled generation draws on
+// the GPU's generator and is left out.
+TEST(CudaParityTest, GoldensHoldOnTheGpu) {
+  LLADA_REQUIRE_SHARED();
+  const char* wanted = std::getenv("LLADA_TEST_DEVICE");
+  if (!wanted || std::string(wanted) != "cuda") GTEST_SKIP() << "set LLADA_TEST_DEVICE=cuda to run on a GPU";
+  if (!torch::cuda::is_available()) GTEST_FAIL() << "LLADA_TEST_DEVICE=cuda but LibTorch sees no CUDA device";
+  const torch::Device cuda(torch::kCUDA);
+  const auto llada = LoadModel("tiny-llada", cuda);
+  const auto golden = LoadJson(SharedDir() / "golden" / "tiny-llada" / "golden.json");
+  for (const auto& c : golden.at("get_log_likelihood").at("cases")) {
+    MonteCarloOptions options;
+    options.mc_num = c.at("mc_num");
+    options.batch_size = c.at("batch_size");
+    options.cfg_scale = c.at("cfg_scale");
+    options.mask_id = 500;
+    torch::manual_seed(c.at("seed").get<uint64_t>());
+    const double ll = LladaLogLikelihood(*llada, c.at("prompt").get<std::vector<int64_t>>(),
+                                         c.at("answer").get<std::vector<int64_t>>(), options);
+    const double expected = c.at("log_likelihood").get<double>();
+    EXPECT_NEAR(ll, expected, 1e-4 * std::max(1.0, std::abs(expected))) << "cuda " << c.at("name");
+  }
+  for (const auto& c : golden.at("generate").at("cases")) {
+    if (c.at("temperature").get<double>() != 0.0 || c.at("remasking") != "low_confidence") continue;
+    DiffusionGenerateOptions options;
+    options.steps = c.at("steps");
+    options.gen_length = c.at("gen_length");
+    options.block_length = c.at("block_length");
+    options.cfg_scale = c.at("cfg_scale");
+    options.mask_id = c.at("mask_id");
+    const auto output = LladaGenerate(*llada, Ids(c.at("prompt")), options).to(torch::kCPU);
+    EXPECT_TRUE(torch::equal(output, Ids(c.at("output_ids")))) << "cuda " << c.at("name");
+  }
+  for (const std::string name : {"tiny-llama", "tiny-mistral", "tiny-qwen2"}) {
+    const auto model = LoadModel(name, cuda);
+    const auto golden_dir = SharedDir() / "golden" / "arm" / name;
+    const auto arm = LoadJson(golden_dir / "golden.json");
+    for (const auto& entry : arm.at("logits")) {
+      std::optional<torch::Tensor> mask, positions;
+      if (!entry.at("attention_mask").is_null()) mask = Ids(entry.at("attention_mask"));
+      if (!entry.at("position_ids").is_null()) positions = Ids(entry.at("position_ids"));
+      const auto expected = GoldenLogits(golden_dir / entry.at("logits").at("file").get<std::string>(),
+                                         entry.at("logits").at("shape").get<std::vector<int64_t>>());
+      const auto ours = model->Forward(Ids(entry.at("input_ids")), mask, positions).to(torch::kCPU);
+      // Valid positions only: padded query rows are never read.
+      const auto valid = mask ? mask->to(torch::kBool) : torch::ones({ours.size(0), ours.size(1)}, torch::kBool);
+      const double max_abs = (ours.index({valid}) - expected.index({valid})).abs().max().item<double>();
+      EXPECT_LT(max_abs, 1e-4) << "cuda " << name << " " << entry.at("name");
+    }
+    for (const auto& c : arm.at("generate").at("cases")) {
+      const auto generated = GreedyGenerate(*model, c.at("prompt_ids").get<std::vector<int64_t>>(),
+                                            c.at("max_new_tokens").get<int64_t>(), {});
+      EXPECT_EQ(generated, c.at("new_ids").get<std::vector<int64_t>>()) << "cuda " << name << " " << c.at("name");
+    }
+  }
+}
 
 }  // namespace
 }  // namespace llada

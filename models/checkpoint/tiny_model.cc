@@ -81,6 +81,29 @@ nlohmann::json ConfigJson(const InitModelOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// `count` BF16 values uniform on [-sqrt(3) std, sqrt(3) std] (standard
+// deviation `std`), from SplitMix64 seeded with `seed`.
+void AppendFastUniformBf16(int64_t count, double std, uint64_t seed, std::string* data) {
+  const size_t begin = data->size();
+  data->resize(begin + static_cast<size_t>(count) * 2);
+  auto* out = reinterpret_cast<uint16_t*>(&(*data)[begin]);
+  const float half_width = static_cast<float>(std * std::sqrt(3.0));
+  uint64_t state = seed;
+  for (int64_t i = 0; i < count; ++i) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const float unit = static_cast<float>(z >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    const uint16_t bf16 = ToBf16((2.0f * unit - 1.0f) * half_width);
+    std::memcpy(out + i, &bf16, 2);
+  }
+}
+
+}  // namespace
+
 void WriteRandomModel(const InitModelOptions& options, const std::filesystem::path& dir) {
   const std::string& family = options.family;
   if (options.vocab < 256 + static_cast<int64_t>(kSpecialTokens.size()))
@@ -111,6 +134,9 @@ void WriteRandomModel(const InitModelOptions& options, const std::filesystem::pa
 
   // The tensors the family's config implies, filled with N(0, 0.5^2) (norms: 1).
   // Box-Muller over CPython's random(): the same bytes on every machine.
+  // Tensors of benchmark shapes (over 4M elements) take a uniform draw with
+  // the usual 0.02 init scale from SplitMix64 instead: Box-Muller over the
+  // Mersenne Twister would take minutes for an 8B-shaped layer stack.
   const TransformerConfig parsed = ReadTransformerConfig(dir);
   auto tensors = ExpectedTensors(parsed);
   std::sort(tensors.begin(), tensors.end());
@@ -123,6 +149,11 @@ void WriteRandomModel(const InitModelOptions& options, const std::filesystem::pa
     for (int64_t d : shape) count *= d;
     const bool is_norm = name.find("norm") != std::string::npos || name.find("ln_f") != std::string::npos;
     const size_t begin = data.size();
+    if (!is_norm && count > (int64_t{4} << 20)) {
+      AppendFastUniformBf16(count, 0.02, options.seed ^ static_cast<uint64_t>(begin), &data);
+      header[name] = {{"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {begin, data.size()}}};
+      continue;
+    }
     for (int64_t i = 0; i < count; ++i) {
       float value = 1.0f;
       if (!is_norm) {

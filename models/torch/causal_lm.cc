@@ -6,28 +6,54 @@
 
 namespace llada {
 
+std::vector<CausalLoglikelihood> CausalLogLikelihoods(const Transformer& model, const std::vector<CausalQuery>& queries) {
+  torch::NoGradGuard no_grad;
+  if (queries.empty()) return {};
+  int64_t width = 0;
+  for (const auto& q : queries) {
+    if (q.context.empty()) throw SampleError("empty context: the caller supplies the prefix token");
+    if (q.continuation.empty()) throw SampleError("empty continuation: nothing to score");
+    width = std::max(width, static_cast<int64_t>(q.context.size() + q.continuation.size() - 1));
+  }
+  // Input (context + continuation)[:-1], right-padded with its own first token.
+  const int64_t n = static_cast<int64_t>(queries.size());
+  auto input = torch::zeros({n, width}, torch::kInt64);
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int64_t> whole = queries[i].context;
+    whole.insert(whole.end(), queries[i].continuation.begin(), queries[i].continuation.end() - 1);
+    input[i].fill_(whole.front());
+    input[i].slice(0, 0, static_cast<int64_t>(whole.size())).copy_(torch::tensor(whole, torch::kInt64));
+  }
+  const auto hidden = model.Hidden(input);
+  // The head only where continuations are read: each row's last n real positions.
+  std::vector<torch::Tensor> read;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t length = static_cast<int64_t>(queries[i].context.size() + queries[i].continuation.size() - 1);
+    read.push_back(hidden[i].slice(0, length - static_cast<int64_t>(queries[i].continuation.size()), length));
+  }
+  const auto logprobs = torch::log_softmax(model.Head(torch::cat(read)), -1).to(torch::kCPU);
+  std::vector<CausalLoglikelihood> results;
+  int64_t offset = 0;
+  for (const auto& q : queries) {
+    const int64_t count = static_cast<int64_t>(q.continuation.size());
+    const auto tail = logprobs.slice(0, offset, offset + count);  // [n, V]
+    offset += count;
+    const auto targets = torch::tensor(q.continuation, torch::TensorOptions().dtype(torch::kInt64));
+    const auto chosen = torch::gather(tail, 1, targets.unsqueeze(1)).squeeze(1).contiguous();
+    const auto greedy = tail.argmax(-1).contiguous();
+    CausalLoglikelihood result;
+    result.loglikelihood = chosen.sum().item<float>();
+    result.is_greedy = torch::equal(greedy, targets);
+    result.token_logprobs.assign(chosen.data_ptr<float>(), chosen.data_ptr<float>() + count);
+    result.greedy_tokens.assign(greedy.data_ptr<int64_t>(), greedy.data_ptr<int64_t>() + count);
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
 CausalLoglikelihood CausalLogLikelihood(const Transformer& model, const std::vector<int64_t>& context,
                                         const std::vector<int64_t>& continuation) {
-  torch::NoGradGuard no_grad;
-  if (context.empty()) throw SampleError("empty context: the caller supplies the prefix token");
-  if (continuation.empty()) throw SampleError("empty continuation: nothing to score");
-  std::vector<int64_t> whole = context;
-  whole.insert(whole.end(), continuation.begin(), continuation.end());
-  whole.pop_back();
-  const auto input = torch::tensor(whole, torch::TensorOptions().dtype(torch::kInt64)).unsqueeze(0);
-  const int64_t n = static_cast<int64_t>(continuation.size());
-  // The head only where the continuation is read: the last n positions.
-  const auto hidden = model.Hidden(input)[0];
-  const auto tail = torch::log_softmax(model.Head(hidden.slice(0, hidden.size(0) - n)), -1).to(torch::kCPU);  // [n, V]
-  const auto targets = torch::tensor(continuation, torch::TensorOptions().dtype(torch::kInt64));
-  const auto chosen = torch::gather(tail, 1, targets.unsqueeze(1)).squeeze(1);
-  const auto greedy = tail.argmax(-1);
-  CausalLoglikelihood result;
-  result.loglikelihood = chosen.sum().item<float>();
-  result.is_greedy = torch::equal(greedy, targets);
-  result.token_logprobs.assign(chosen.data_ptr<float>(), chosen.data_ptr<float>() + n);
-  result.greedy_tokens.assign(greedy.data_ptr<int64_t>(), greedy.data_ptr<int64_t>() + n);
-  return result;
+  return CausalLogLikelihoods(model, {{context, continuation}}).at(0);
 }
 
 std::vector<int64_t> GreedyGenerate(const Transformer& model, const std::vector<int64_t>& prompt, int64_t max_new_tokens,

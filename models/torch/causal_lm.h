@@ -22,6 +22,15 @@ struct CausalLoglikelihood {
 CausalLoglikelihood CausalLogLikelihood(const Transformer& model, const std::vector<int64_t>& context,
                                         const std::vector<int64_t>& continuation);
 
+struct CausalQuery {
+  std::vector<int64_t> context, continuation;
+};
+
+// Several requests in one forward pass, right-padded as HFLM pads them: a
+// causal row never attends to the pads after it, so no mask is needed and each
+// row's numbers equal its unpadded ones up to float rounding.
+std::vector<CausalLoglikelihood> CausalLogLikelihoods(const Transformer& model, const std::vector<CausalQuery>& queries);
+
 // Greedy decoding with a KV cache: the prompt in one forward, then one token
 // per step. Stops after `max_new_tokens` or at any id in `stop_ids`
 // (included in the output). Returns the new tokens only.

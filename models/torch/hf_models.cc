@@ -58,6 +58,30 @@ torch::ScalarType ParseDtype(const std::string& dtype, const torch::Device& devi
   throw UserError("--dtype: unknown '" + dtype + "'");
 }
 
+// Every backend setting any checkpoint backend understands. A key outside this
+// list is a typo (an error); a key of the other backend is ignored, so one
+// preset serves LLaDA and its ARM baselines.
+const std::vector<std::string>& KnownModelArgs() {
+  static const std::vector<std::string> known = {
+      // LLaDA: Monte-Carlo likelihood and diffusion generation
+      "mc_num", "mc_batch_size", "batch_size", "max_batch_tokens", "cfg", "mask_id", "is_check_greedy", "gen_length",
+      "steps", "block_length", "temperature", "remasking", "logits_eos_inf", "confidence_eos_eot_inf",
+      // ARM (HFLM)
+      "add_bos_token", "max_gen_toks"};
+  return known;
+}
+
+void CheckModelArgs(const nlohmann::json& args) {
+  if (!args.is_object()) throw UserError("model arguments must be key=value pairs");
+  const auto& known = KnownModelArgs();
+  for (auto it = args.begin(); it != args.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+    std::string list;
+    for (const auto& key : known) list += (list.empty() ? "" : ", ") + key;
+    throw UserError("model argument '" + it.key() + "' is unknown (known: " + list + ")");
+  }
+}
+
 template <typename T>
 T Arg(const nlohmann::json& args, const char* key, T fallback) {
   if (!args.contains(key) || args.at(key).is_null()) return fallback;
@@ -89,21 +113,19 @@ class HfModel : public Model {
     tokenizer_ = Tokenizer::Load(dir_);
     model_ = std::make_unique<Transformer>(config, *checkpoint, *device_, dtype_);
     fingerprint_ = WeightsFingerprint(dir_);
+    tokenizer_sha_ = Sha256File(dir_ / "tokenizer.json");
   }
 
-  // Computed once: it hashes tokenizer.json, and the harness asks for it
-  // several times per run.
+  // Cached until the settings change: the harness asks for it per task.
   std::string Identity() const override {
-    if (identity_.empty()) {
-      identity_ = nlohmann::json({{"architecture", model_->config().architecture},
-                                  {"weights", fingerprint_},
-                                  {"tokenizer", Sha256File(dir_ / "tokenizer.json")},
-                                  {"device_type", device_->is_cuda() ? "cuda" : "cpu"},
-                                  {"dtype", std::string(c10::toString(dtype_))},
-                                  {"settings", Settings()}})
-                      .dump();
-    }
+    if (identity_.empty()) identity_ = IdentityWith(Settings()).dump();
     return identity_;
+  }
+
+  // Only the settings of the request type: a new gen_length must not throw
+  // away cached likelihoods.
+  std::string CacheIdentity(RequestType type) const override {
+    return IdentityWith(Settings().at(RequestTypeName(type))).dump();
   }
 
   nlohmann::json Describe() const override {
@@ -122,8 +144,18 @@ class HfModel : public Model {
   ModelCapabilities Capabilities() const override { return {}; }
 
  protected:
-  // The settings that change outputs (part of the identity).
+  // The settings that change outputs, per request type:
+  // {"loglikelihood": {...}, "generate_until": {...}}.
   virtual nlohmann::json Settings() const = 0;
+
+  nlohmann::json IdentityWith(const nlohmann::json& settings) const {
+    return {{"architecture", model_->config().architecture},
+            {"weights", fingerprint_},
+            {"tokenizer", tokenizer_sha_},
+            {"device_type", device_->is_cuda() ? "cuda" : "cpu"},
+            {"dtype", std::string(c10::toString(dtype_))},
+            {"settings", settings}};
+  }
 
   std::vector<int64_t> Ids(const std::vector<int32_t>& ids) const { return {ids.begin(), ids.end()}; }
 
@@ -133,7 +165,7 @@ class HfModel : public Model {
   torch::ScalarType dtype_ = torch::kFloat32;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Transformer> model_;
-  std::string fingerprint_;
+  std::string fingerprint_, tokenizer_sha_;
   mutable std::string identity_;
 };
 
@@ -143,42 +175,62 @@ class HfModel : public Model {
 // requests ran before it (eval_llada.py seeds once per process; see docs).
 class LladaModel : public HfModel {
  public:
-  explicit LladaModel(const ModelOptions& options) : HfModel(options) {
-    const auto& args = options.model_args;
+  explicit LladaModel(const ModelOptions& options) : HfModel(options) { Configure(options.model_args); }
+
+  void Configure(const nlohmann::json& args) override {
+    CheckModelArgs(args);
+    mc_ = MonteCarloOptions();
     mc_.mc_num = Arg<int>(args, "mc_num", 128);
-    mc_.batch_size = Arg<int>(args, "mc_batch_size", std::min(mc_.mc_num, 32));
+    // eval_llada.py's batch_size is its Monte-Carlo batch (rows per forward).
+    mc_.batch_size = Arg<int>(args, "mc_batch_size", Arg<int>(args, "batch_size", std::min(mc_.mc_num, 32)));
     mc_.cfg_scale = Arg<double>(args, "cfg", 0.0);
+    mc_.max_batch_tokens = Arg<int64_t>(args, "max_batch_tokens", 0);
     const auto& config = model_->config();
     mc_.mask_id = Arg<int64_t>(args, "mask_id", config.mask_token_id.value_or(126336));
-    if (mc_.mc_num % mc_.batch_size != 0)
-      throw UserError("model arguments: mc_num (" + std::to_string(mc_.mc_num) + ") must be a multiple of mc_batch_size (" +
-                      std::to_string(mc_.batch_size) + ")");
+    if (mc_.mc_num < 1 || mc_.batch_size < 1 || mc_.mc_num % mc_.batch_size != 0)
+      throw UserError("model arguments: mc_num (" + std::to_string(mc_.mc_num) +
+                      ") must be a positive multiple of mc_batch_size (" + std::to_string(mc_.batch_size) + ")");
     check_greedy_ = Arg<bool>(args, "is_check_greedy", false);
+    generate_ = DiffusionGenerateOptions();
     generate_.gen_length = Arg<int64_t>(args, "gen_length", 1024);
     generate_.steps = Arg<int64_t>(args, "steps", generate_.gen_length);
     generate_.block_length = Arg<int64_t>(args, "block_length", generate_.gen_length);
+    if (generate_.gen_length < 1 || generate_.block_length < 1 || generate_.steps < 1 ||
+        generate_.gen_length % generate_.block_length != 0 ||
+        generate_.steps % (generate_.gen_length / generate_.block_length) != 0)
+      throw UserError("model arguments: gen_length (" + std::to_string(generate_.gen_length) +
+                      ") must be a multiple of block_length (" + std::to_string(generate_.block_length) +
+                      "), and steps (" + std::to_string(generate_.steps) + ") a multiple of the number of blocks");
     generate_.temperature = Arg<double>(args, "temperature", 0.0);
     generate_.cfg_scale = mc_.cfg_scale;
     generate_.remasking = Arg<std::string>(args, "remasking", "low_confidence");
+    if (generate_.remasking != "low_confidence" && generate_.remasking != "random")
+      throw UserError("model argument remasking: '" + generate_.remasking + "' (expected low_confidence or random)");
     generate_.mask_id = mc_.mask_id;
     generate_.logits_eos_inf = Arg<bool>(args, "logits_eos_inf", false);
     generate_.confidence_eos_eot_inf = Arg<bool>(args, "confidence_eos_eot_inf", false);
     if (auto eos = tokenizer_->SpecialId("eos_token")) generate_.eos_id = *eos;
     if (auto eot = tokenizer_->TokenToId("<|eot_id|>")) generate_.eot_id = *eot;
+    identity_.clear();
   }
 
+  // Every request's Monte-Carlo rows share forward passes; each request's
+  // masks are drawn after torch::manual_seed(--seed), so an estimate does not
+  // depend on the batch it ran in.
   std::vector<Response> Loglikelihood(const std::vector<Request>& requests) override {
-    std::vector<Response> responses;
+    std::vector<LikelihoodQuery> queries;
     for (const auto& request : requests) {
       const EncodedPair pair = EncodePair(*tokenizer_, request.context, request.continuation, /*add_special_tokens=*/true);
       CheckLength(pair.context.size() + pair.continuation.size());
-      torch::manual_seed(options_.seed);
+      queries.push_back({Ids(pair.context), Ids(pair.continuation)});
+    }
+    const std::vector<LikelihoodEstimate> estimates = LladaLogLikelihoods(*model_, queries, mc_, options_.seed);
+    std::vector<Response> responses;
+    for (size_t i = 0; i < queries.size(); ++i) {
       Response response;
-      double standard_error = 0.0;
-      response.loglikelihood =
-          LladaLogLikelihood(*model_, Ids(pair.context), Ids(pair.continuation), mc_, &standard_error);
-      response.loglikelihood_stderr = standard_error;
-      response.is_greedy = check_greedy_ && LladaSuffixGreedy(*model_, Ids(pair.context), Ids(pair.continuation), mc_);
+      response.loglikelihood = estimates[i].loglikelihood;
+      response.loglikelihood_stderr = estimates[i].standard_error;
+      response.is_greedy = check_greedy_ && LladaSuffixGreedy(*model_, queries[i].prefix, queries[i].target, mc_);
       responses.push_back(response);
     }
     return responses;
@@ -205,11 +257,26 @@ class LladaModel : public HfModel {
 
  private:
   nlohmann::json Settings() const override {
-    return {{"mc_num", mc_.mc_num},       {"mc_batch_size", mc_.batch_size}, {"cfg", mc_.cfg_scale},
-            {"mask_id", mc_.mask_id},     {"seed", options_.seed},           {"is_check_greedy", check_greedy_},
-            {"gen_length", generate_.gen_length}, {"steps", generate_.steps}, {"block_length", generate_.block_length},
-            {"temperature", generate_.temperature}, {"remasking", generate_.remasking},
-            {"logits_eos_inf", generate_.logits_eos_inf}, {"confidence_eos_eot_inf", generate_.confidence_eos_eot_inf}};
+    // max_batch_tokens is left out: packing changes speed, not the numbers
+    // beyond float rounding.
+    return {{"loglikelihood",
+             {{"mc_num", mc_.mc_num},
+              {"mc_batch_size", mc_.batch_size},
+              {"cfg", mc_.cfg_scale},
+              {"mask_id", mc_.mask_id},
+              {"seed", options_.seed},
+              {"is_check_greedy", check_greedy_}}},
+            {"generate_until",
+             {{"gen_length", generate_.gen_length},
+              {"steps", generate_.steps},
+              {"block_length", generate_.block_length},
+              {"temperature", generate_.temperature},
+              {"remasking", generate_.remasking},
+              {"cfg", generate_.cfg_scale},
+              {"mask_id", generate_.mask_id},
+              {"seed", options_.seed},
+              {"logits_eos_inf", generate_.logits_eos_inf},
+              {"confidence_eos_eot_inf", generate_.confidence_eos_eot_inf}}}};
   }
 
   // eval_llada.py asserts prompt + answer <= max_length (4096); a longer
@@ -230,36 +297,49 @@ class LladaModel : public HfModel {
 class CausalModel : public HfModel {
  public:
   explicit CausalModel(const ModelOptions& options) : HfModel(options) {
-    add_bos_ = Arg<bool>(options.model_args, "add_bos_token", false);
-    max_gen_toks_ = Arg<int64_t>(options.model_args, "max_gen_toks", 256);
     const auto& config = model_->config();
     // HFLM's prefix_token_id: BOS, else EOS; the context of an empty-context request.
     if (config.bos_token_id) prefix_token_ = *config.bos_token_id;
     else if (!config.eos_token_ids.empty()) prefix_token_ = config.eos_token_ids.front();
     stop_ids_ = config.eos_token_ids;
+    Configure(options.model_args);
   }
 
+  void Configure(const nlohmann::json& args) override {
+    CheckModelArgs(args);
+    add_bos_ = Arg<bool>(args, "add_bos_token", false);
+    max_gen_toks_ = Arg<int64_t>(args, "max_gen_toks", 256);
+    if (max_gen_toks_ < 1) throw UserError("model argument max_gen_toks must be 1 or more");
+    identity_.clear();
+  }
+
+  // One right-padded forward pass per call (the harness sends requests
+  // longest first, so batch mates have similar lengths).
   std::vector<Response> Loglikelihood(const std::vector<Request>& requests) override {
-    std::vector<Response> responses;
+    std::vector<CausalQuery> queries;
     for (const auto& request : requests) {
-      std::vector<int64_t> context, continuation;
+      CausalQuery query;
       if (request.context.empty()) {
         if (prefix_token_ < 0) throw SampleError("empty context and the model has no BOS/EOS token to stand for it");
-        context = {prefix_token_};
-        continuation = Ids(tokenizer_->Encode(request.continuation, add_bos_));
+        query.context = {prefix_token_};
+        query.continuation = Ids(tokenizer_->Encode(request.continuation, add_bos_));
       } else {
         const EncodedPair pair = EncodePair(*tokenizer_, request.context, request.continuation, add_bos_);
-        context = Ids(pair.context);
-        continuation = Ids(pair.continuation);
+        query.context = Ids(pair.context);
+        query.continuation = Ids(pair.continuation);
       }
       // HFLM keeps the last max_length + 1 tokens of context + continuation.
       const size_t limit = static_cast<size_t>(model_->config().max_positions) + 1;
-      if (continuation.size() >= limit)
-        throw SampleError("continuation of " + std::to_string(continuation.size()) + " tokens does not fit the model's " +
-                          std::to_string(limit - 1) + " positions");
-      if (context.size() + continuation.size() > limit)
-        context.erase(context.begin(), context.end() - static_cast<long>(limit - continuation.size()));
-      const CausalLoglikelihood result = CausalLogLikelihood(*model_, context, continuation);
+      if (query.continuation.size() >= limit)
+        throw SampleError("continuation of " + std::to_string(query.continuation.size()) +
+                          " tokens does not fit the model's " + std::to_string(limit - 1) + " positions");
+      if (query.context.size() + query.continuation.size() > limit)
+        query.context.erase(query.context.begin(),
+                            query.context.end() - static_cast<long>(limit - query.continuation.size()));
+      queries.push_back(std::move(query));
+    }
+    std::vector<Response> responses;
+    for (const CausalLoglikelihood& result : CausalLogLikelihoods(*model_, queries)) {
       Response response;
       response.loglikelihood = result.loglikelihood;
       response.is_greedy = result.is_greedy;
@@ -288,7 +368,8 @@ class CausalModel : public HfModel {
 
  private:
   nlohmann::json Settings() const override {
-    return {{"add_bos_token", add_bos_}, {"max_gen_toks", max_gen_toks_}, {"decoding", "greedy"}};
+    return {{"loglikelihood", {{"add_bos_token", add_bos_}}},
+            {"generate_until", {{"add_bos_token", add_bos_}, {"max_gen_toks", max_gen_toks_}, {"decoding", "greedy"}}}};
   }
 
   bool add_bos_ = false;

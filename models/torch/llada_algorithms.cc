@@ -26,22 +26,6 @@ torch::Tensor GuidedLogits(const Transformer& model, torch::Tensor batch, const 
   return chunks[1] + (cfg_scale + 1) * (chunks[0] - chunks[1]);
 }
 
-// Logits at the rows of `positions` only ([N, V], row-major over the batch),
-// with guidance. The head is a large share of the weights (126k x 4096 for
-// LLaDA-8B) and the Monte-Carlo loss reads only the masked positions.
-torch::Tensor GuidedLogitsAt(const Transformer& model, torch::Tensor batch, const torch::Tensor& prompt_index,
-                             double cfg_scale, int64_t mask_id, const torch::Tensor& positions) {
-  if (cfg_scale <= 0.0) return model.Head(model.Hidden(batch).index({positions}));
-  const auto prompt_rows = prompt_index.unsqueeze(0).repeat({batch.size(0), 1});
-  auto unconditional = batch.clone();
-  unconditional.index_put_({prompt_rows}, mask_id);
-  const auto hidden = model.Hidden(torch::cat({batch, unconditional}));
-  const auto chunks = torch::chunk(hidden, 2, 0);
-  const auto conditional = model.Head(chunks[0].index({positions}));
-  const auto unguided = model.Head(chunks[1].index({positions}));
-  return unguided + (cfg_scale + 1) * (conditional - unguided);
-}
-
 }  // namespace
 
 std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor& batch, const torch::Tensor& prompt_index,
@@ -70,62 +54,198 @@ std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor&
   return {noisy, p_mask};
 }
 
-double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& prefix,
-                          const std::vector<int64_t>& target, const MonteCarloOptions& options,
-                          double* standard_error) {
-  if (standard_error) *standard_error = 0.0;
+namespace {
+
+// One query's Monte-Carlo samples: the clean sequence, the noisy rows and
+// each row's mask probability (constant along the row).
+struct DrawnQuery {
+  torch::Tensor sequence;  // [L]
+  torch::Tensor noisy;     // [R, L]
+  torch::Tensor p_mask;    // [R]
+  int64_t prompt_length = 0;
+  int rounds = 1, rows_per_round = 1;
+};
+
+DrawnQuery DrawSamples(const LikelihoodQuery& query, const MonteCarloOptions& options) {
+  if (query.target.empty()) throw SampleError("empty continuation: nothing to score");
+  std::vector<int64_t> sequence = query.prefix;
+  sequence.insert(sequence.end(), query.target.begin(), query.target.end());
+  DrawnQuery drawn;
+  drawn.sequence = LongTensor(sequence);
+  drawn.prompt_length = static_cast<int64_t>(query.prefix.size());
+  // A one-token continuation: every Monte-Carlo sample masks exactly that
+  // token with p_mask = 1, so the bound is exact and one row gives it
+  // (MMLU, CMMLU, C-Eval answers). Sequences that already hold mask tokens
+  // take the general path, whose mask_index would count them too.
+  if (query.target.size() == 1 && std::find(sequence.begin(), sequence.end(), options.mask_id) == sequence.end()) {
+    drawn.noisy = drawn.sequence.clone().unsqueeze(0);
+    drawn.noisy.index_put_({0, -1}, options.mask_id);
+    drawn.p_mask = torch::ones({1}, torch::kFloat32);
+    return drawn;
+  }
+  drawn.rounds = options.mc_num / options.batch_size;
+  drawn.rows_per_round = options.batch_size;
+  const auto seq = drawn.sequence.unsqueeze(0).repeat({options.batch_size, 1});
+  const auto prompt_index = torch::arange(seq.size(1), torch::kInt64) < drawn.prompt_length;
+  std::vector<torch::Tensor> noisy, p_mask;
+  for (int round = 0; round < drawn.rounds; ++round) {
+    auto [rows, p] = LladaForwardProcess(seq, prompt_index, options.mask_id);
+    noisy.push_back(rows);
+    p_mask.push_back(p.select(1, 0));
+  }
+  drawn.noisy = torch::cat(noisy);
+  drawn.p_mask = torch::cat(p_mask);
+  return drawn;
+}
+
+struct RowRef {
+  size_t query;
+  int64_t row;
+};
+
+// One packed forward pass over `rows`: each row's weighted losses at its
+// masked positions, in row-major order as the reference's boolean indexing
+// yields them.
+std::vector<torch::Tensor> PackedRowLosses(const Transformer& model, const std::vector<DrawnQuery>& drawn,
+                                           const std::vector<RowRef>& rows, const MonteCarloOptions& options) {
+  const auto device = model.device();
+  int64_t width = 0;
+  bool ragged = false;
+  for (const auto& ref : rows) {
+    const int64_t length = drawn[ref.query].sequence.size(0);
+    if (width != 0 && length != width) ragged = true;
+    width = std::max(width, length);
+  }
+  const int64_t n = static_cast<int64_t>(rows.size());
+  auto input = torch::full({n, width}, options.mask_id, torch::kInt64);
+  auto clean = torch::zeros({n, width}, torch::kInt64);
+  auto real = torch::zeros({n, width}, torch::kBool);
+  auto prompt = torch::zeros({n, width}, torch::kBool);
+  auto weights = torch::empty({n}, torch::kFloat32);
+  for (int64_t i = 0; i < n; ++i) {
+    const DrawnQuery& q = drawn[rows[i].query];
+    const int64_t length = q.sequence.size(0);
+    input[i].slice(0, 0, length).copy_(q.noisy[rows[i].row]);
+    clean[i].slice(0, 0, length).copy_(q.sequence);
+    real[i].slice(0, 0, length).fill_(true);
+    prompt[i].slice(0, 0, q.prompt_length).fill_(true);
+    weights[i] = q.p_mask[rows[i].row];
+  }
+  input = input.to(device);
+  const auto selected = ((input == options.mask_id) & real.to(device));
+  std::optional<torch::Tensor> attention_mask;
+  if (ragged) attention_mask = real.to(device, torch::kInt64);
+  torch::Tensor logits;
+  if (options.cfg_scale <= 0.0) {
+    logits = model.Head(model.Hidden(input, attention_mask).index({selected}));
+  } else {
+    // get_logits with CFG: the unconditional copy has every prompt position masked.
+    auto unconditional = input.clone();
+    unconditional.index_put_({prompt.to(device)}, options.mask_id);
+    std::optional<torch::Tensor> both_mask;
+    if (attention_mask) both_mask = torch::cat({*attention_mask, *attention_mask});
+    const auto chunks = torch::chunk(model.Hidden(torch::cat({input, unconditional}), both_mask), 2, 0);
+    const auto conditional = model.Head(chunks[0].index({selected}));
+    const auto unguided = model.Head(chunks[1].index({selected}));
+    logits = unguided + (options.cfg_scale + 1) * (conditional - unguided);
+  }
+  const auto row_weight = weights.to(device).unsqueeze(1).expand({n, width}).index({selected});
+  const auto loss = (torch::nn::functional::cross_entropy(
+                         logits, clean.to(device).index({selected}),
+                         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)) /
+                     row_weight)
+                        .to(torch::kCPU);
+  const auto counts = selected.sum(1).to(torch::kCPU);
+  std::vector<torch::Tensor> per_row;
+  int64_t offset = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t count = counts[i].item<int64_t>();
+    per_row.push_back(loss.slice(0, offset, offset + count));
+    offset += count;
+  }
+  return per_row;
+}
+
+}  // namespace
+
+std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model, const std::vector<LikelihoodQuery>& queries,
+                                                    const MonteCarloOptions& options, std::optional<uint64_t> seed_each) {
   torch::NoGradGuard no_grad;
   if (options.batch_size <= 0 || options.mc_num % options.batch_size != 0)
     throw UserError("mc_num (" + std::to_string(options.mc_num) + ") must be a multiple of the batch size (" +
                     std::to_string(options.batch_size) + ")");
-  if (target.empty()) throw SampleError("empty continuation: nothing to score");
-  std::vector<int64_t> sequence = prefix;
-  sequence.insert(sequence.end(), target.begin(), target.end());
-  const auto device = model.device();
-  const auto seq = LongTensor(sequence).unsqueeze(0).repeat({options.batch_size, 1}).to(device);
-  const auto prompt_index =
-      torch::arange(seq.size(1), torch::TensorOptions().dtype(torch::kInt64).device(device)) < static_cast<int64_t>(prefix.size());
-  // A one-token continuation: every Monte-Carlo sample masks exactly that
-  // token with p_mask = 1, so the bound is exact and one forward pass gives it
-  // (MMLU, CMMLU, C-Eval answers). Sequences that already hold mask tokens
-  // take the general path, whose mask_index would count them too.
-  if (target.size() == 1 && std::find(sequence.begin(), sequence.end(), options.mask_id) == sequence.end()) {
-    auto noisy = seq.slice(0, 0, 1).clone();
-    noisy.index_put_({0, -1}, options.mask_id);
-    const auto last = noisy == options.mask_id;  // the one masked position
-    const auto logits = GuidedLogitsAt(model, noisy, prompt_index, options.cfg_scale, options.mask_id, last);
-    const auto logprobs = torch::log_softmax(logits[0].to(torch::kFloat32), -1);
-    return logprobs[target[0]].item<float>();
+  // 1. Every query's masks, drawn as the reference draws them (forward passes
+  //    draw nothing, so drawing first changes no number).
+  std::vector<DrawnQuery> drawn;
+  int64_t longest = 0;
+  for (const auto& query : queries) {
+    if (seed_each) torch::manual_seed(*seed_each);
+    drawn.push_back(DrawSamples(query, options));
+    longest = std::max(longest, drawn.back().sequence.size(0));
   }
-  double total = 0.0;
-  const int rounds = options.mc_num / options.batch_size;
-  std::vector<double> per_sample;  // each sample's weighted loss, for the standard error
-  for (int round = 0; round < rounds; ++round) {
-    auto [noisy, p_mask] = LladaForwardProcess(seq, prompt_index, options.mask_id);
-    const auto mask_index = noisy == options.mask_id;
-    const auto logits = GuidedLogitsAt(model, noisy, prompt_index, options.cfg_scale, options.mask_id, mask_index);
-    const auto loss = torch::nn::functional::cross_entropy(
-                          logits, seq.index({mask_index}),
-                          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)) /
-                      p_mask.index({mask_index});
-    // loss.sum() / batch_size as a float32 tensor, then .item() into a double: as the reference.
-    total += (loss.sum() / options.batch_size).item<float>();
-    if (standard_error) {
-      auto rows = torch::zeros(noisy.sizes(), loss.options());
-      rows.index_put_({mask_index}, loss);
-      const auto sums = rows.sum(1).to(torch::kCPU, torch::kFloat64);
-      for (int64_t i = 0; i < sums.size(0); ++i) per_sample.push_back(sums[i].item<double>());
+  // 2. Pack rows, in order, into forward passes of at most `budget` tokens.
+  // Default: the reference's batch on a GPU; on a CPU at most 4 rows, since
+  // larger passes ran slower per token here (bench/: 9.5k tokens/s at 1-4 rows,
+  // 2.6-6.4k at 16-32 rows, small LLaDA, LibTorch 1.13).
+  const int64_t rows_per_pass = model.device().is_cuda() ? options.batch_size : std::min(options.batch_size, 4);
+  const int64_t budget = options.max_batch_tokens > 0 ? options.max_batch_tokens : rows_per_pass * longest;
+  std::vector<std::vector<torch::Tensor>> losses(drawn.size());  // [query][row]
+  std::vector<RowRef> pending;
+  int64_t pending_width = 0;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    const auto per_row = PackedRowLosses(model, drawn, pending, options);
+    for (size_t i = 0; i < pending.size(); ++i) losses[pending[i].query].push_back(per_row[i]);
+    pending.clear();
+    pending_width = 0;
+  };
+  for (size_t q = 0; q < drawn.size(); ++q) {
+    const int64_t length = drawn[q].sequence.size(0);
+    for (int64_t row = 0; row < drawn[q].noisy.size(0); ++row) {
+      const int64_t width = std::max(pending_width, length);
+      if (!pending.empty() && static_cast<int64_t>(pending.size() + 1) * width > budget) flush();
+      pending.push_back({q, row});
+      pending_width = std::max(pending_width, length);
     }
   }
-  if (standard_error && per_sample.size() > 1) {
-    double mean = 0.0, squares = 0.0;
-    for (double v : per_sample) mean += v;
-    mean /= static_cast<double>(per_sample.size());
-    for (double v : per_sample) squares += (v - mean) * (v - mean);
-    const double n = static_cast<double>(per_sample.size());
-    *standard_error = std::sqrt(squares / (n - 1)) / std::sqrt(n);
+  flush();
+  // 3. Per query: loss.sum() / batch_size per round as a float32 tensor, then
+  //    .item() into a double, averaged over rounds -- the reference's arithmetic.
+  std::vector<LikelihoodEstimate> estimates;
+  for (size_t q = 0; q < drawn.size(); ++q) {
+    const DrawnQuery& d = drawn[q];
+    double total = 0.0;
+    std::vector<double> per_sample;
+    for (int round = 0; round < d.rounds; ++round) {
+      const auto first = losses[q].begin() + static_cast<long>(round) * d.rows_per_round;
+      const std::vector<torch::Tensor> round_rows(first, first + d.rows_per_round);
+      total += (torch::cat(round_rows).sum() / d.rows_per_round).item<float>();
+      for (const auto& row : round_rows) per_sample.push_back(row.sum().item<float>());
+    }
+    LikelihoodEstimate estimate;
+    estimate.loglikelihood = -total / d.rounds;
+    if (per_sample.size() > 1) {
+      const double n = static_cast<double>(per_sample.size());
+      double mean = 0.0, squares = 0.0;
+      for (double v : per_sample) mean += v;
+      mean /= n;
+      for (double v : per_sample) squares += (v - mean) * (v - mean);
+      estimate.standard_error = std::sqrt(squares / (n - 1)) / std::sqrt(n);
+    }
+    estimates.push_back(estimate);
   }
-  return -total / rounds;
+  return estimates;
+}
+
+double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& prefix,
+                          const std::vector<int64_t>& target, const MonteCarloOptions& options,
+                          double* standard_error) {
+  MonteCarloOptions one_batch = options;
+  // The reference's own batches: rows x length of one Monte-Carlo batch.
+  one_batch.max_batch_tokens = static_cast<int64_t>(options.batch_size) * static_cast<int64_t>(prefix.size() + target.size());
+  const LikelihoodEstimate estimate = LladaLogLikelihoods(model, {{prefix, target}}, one_batch).at(0);
+  if (standard_error) *standard_error = estimate.standard_error;
+  return estimate.loglikelihood;
 }
 
 bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& prefix, const std::vector<int64_t>& target,
@@ -167,6 +287,8 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
                        torch::TensorOptions().dtype(torch::kInt64).device(device));
   x.slice(1, 0, prompt_length).copy_(prompt.to(device, torch::kInt64));
   const auto prompt_index = x != o.mask_id;  // fixed once, as the reference
+  const int64_t total_length = prompt_length + o.gen_length;
+  const bool prompt_has_mask = (prompt == o.mask_id).any().item<bool>();
   std::optional<torch::Tensor> mask;
   if (attention_mask)
     mask = torch::cat({attention_mask->to(device, torch::kInt64),
@@ -184,26 +306,37 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
     auto transfer = torch::zeros({batch, steps_per_block}, torch::TensorOptions().dtype(torch::kInt64).device(device)) + base;
     for (int64_t j = 0; j < batch; ++j) transfer[j].slice(0, 0, remainder[j].item<int64_t>()) += 1;
 
+    // Logits are read only inside the block (later positions get confidence
+    // -inf, earlier ones are all committed), so the head runs on the block's
+    // columns alone -- unless the prompt itself holds mask tokens, which the
+    // reference would also consider: then the window starts at 0.
+    const int64_t window_start = prompt_has_mask ? 0 : block_start;
+    const int64_t window_end = block_start + o.block_length;
     for (int64_t step = 0; step < steps_per_block; ++step) {
-      const auto mask_index = x == o.mask_id;
+      auto window = x.slice(1, window_start, window_end);  // a view: writes land in x
+      const auto mask_index = window == o.mask_id;
       torch::Tensor logits;
       if (o.cfg_scale > 0.0) {
         auto unconditional = x.clone();
         unconditional.index_put_({prompt_index}, o.mask_id);
-        const auto both = model.Forward(torch::cat({x, unconditional}),
-                                        mask ? std::optional<torch::Tensor>(torch::cat({*mask, *mask})) : std::nullopt);
-        const auto chunks = torch::chunk(both, 2, 0);
-        logits = chunks[1] + (o.cfg_scale + 1) * (chunks[0] - chunks[1]);
+        const auto both = model.Hidden(torch::cat({x, unconditional}),
+                                       mask ? std::optional<torch::Tensor>(torch::cat({*mask, *mask})) : std::nullopt);
+        const auto chunks = torch::chunk(both.slice(1, window_start, window_end), 2, 0);
+        const auto conditional = model.Head(chunks[0]), unguided = model.Head(chunks[1]);
+        logits = unguided + (o.cfg_scale + 1) * (conditional - unguided);
       } else {
-        logits = model.Forward(x, mask);
+        logits = model.Head(model.Hidden(x, mask).slice(1, window_start, window_end));
       }
       ++calls;
       if (o.logits_eos_inf) logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eos_id}, neg_inf);
-      // add_gumbel_noise: at temperature 0 the very same tensor.
+      // add_gumbel_noise: at temperature 0 the very same tensor. The noise is
+      // drawn for the whole sequence, as the reference draws it, then cut.
       torch::Tensor noisy_logits = logits;
       if (o.temperature != 0.0) {
         const auto l64 = logits.to(torch::kFloat64);
-        const auto noise = torch::rand_like(l64, torch::TensorOptions().dtype(torch::kFloat64));
+        const auto noise = torch::rand({batch, total_length, logits.size(2)},
+                                       torch::TensorOptions().dtype(torch::kFloat64).device(device))
+                               .slice(1, window_start, window_end);
         noisy_logits = l64.exp() / torch::pow(-torch::log(noise), o.temperature);
       }
       auto x0 = torch::argmax(noisy_logits, -1);
@@ -218,19 +351,18 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
         const auto p = torch::softmax(logits, -1);
         x0_p = torch::gather(p, -1, x0.unsqueeze(-1)).squeeze(-1);
       } else if (o.remasking == "random") {
-        x0_p = torch::rand({x0.size(0), x0.size(1)}, torch::TensorOptions().device(device));
+        x0_p = torch::rand({batch, total_length}, torch::TensorOptions().device(device)).slice(1, window_start, window_end);
       } else {
         throw UserError("remasking '" + o.remasking + "' is not supported (low_confidence, random)");
       }
-      x0_p.slice(1, block_start + o.block_length).fill_(neg_inf);  // never commit beyond the block
-      x0 = torch::where(mask_index, x0, x);
+      x0 = torch::where(mask_index, x0, window);
       const auto confidence = torch::where(mask_index, x0_p, torch::full_like(x0_p, neg_inf));
       auto transfer_index = torch::zeros_like(x0, torch::TensorOptions().dtype(torch::kBool));
       for (int64_t j = 0; j < batch; ++j) {
         const auto selected = std::get<1>(torch::topk(confidence[j], transfer[j][step].item<int64_t>()));
         transfer_index[j].index_put_({selected}, true);
       }
-      x.index_put_({transfer_index}, x0.index({transfer_index}));
+      window.index_put_({transfer_index}, x0.index({transfer_index}));
     }
   }
   if (forward_calls) *forward_calls = calls;

@@ -18,6 +18,9 @@ struct MonteCarloOptions {
   int batch_size = 32;    // must divide mc_num
   double cfg_scale = 0.0;  // classifier-free guidance; 0 = off
   int64_t mask_id = 126336;
+  // Rows x padded length of one packed forward pass; 0 = batch_size (GPU) or
+  // min(batch_size, 4) (CPU) rows of the longest query.
+  int64_t max_batch_tokens = 0;
 };
 
 // forward_process: the stratified random masking of one Monte-Carlo batch.
@@ -32,6 +35,24 @@ std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor&
 double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& prefix,
                           const std::vector<int64_t>& target, const MonteCarloOptions& options,
                           double* standard_error = nullptr);
+
+struct LikelihoodQuery {
+  std::vector<int64_t> prefix, target;
+};
+struct LikelihoodEstimate {
+  double loglikelihood = 0.0;
+  double standard_error = 0.0;  // over the mc_num samples; 0 when exact
+};
+
+// Many estimates at once: every query's masks are drawn first (re-seeding the
+// generator with `seed_each` before each query, when given, so an estimate
+// does not depend on its batch mates), then the Monte-Carlo rows of all
+// queries are packed into shared forward passes (right-padded, padded keys
+// masked). One query alone reproduces the reference call for call; packed,
+// the estimates agree with one-at-a-time ones to float32 rounding.
+std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model, const std::vector<LikelihoodQuery>& queries,
+                                                    const MonteCarloOptions& options,
+                                                    std::optional<uint64_t> seed_each = std::nullopt);
 
 // eval_llada.py's suffix_greedy_prediction: would greedy unmasking, one most
 // confident token per step, reproduce the target?

@@ -5,6 +5,15 @@
 
 #include "core/errors.h"
 
+// LibTorch 2.x has at::scaled_dot_product_attention (flash and memory-efficient
+// kernels on CUDA); 1.13 lacks it, and there the eager path below runs.
+#include <torch/version.h>
+#if TORCH_VERSION_MAJOR >= 2
+#define LLADA_HAVE_SDPA 1
+#else
+#define LLADA_HAVE_SDPA 0
+#endif
+
 namespace llada {
 
 Transformer::Transformer(TransformerConfig config, const Checkpoint& checkpoint, torch::Device device,
@@ -111,6 +120,22 @@ torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::opt
     bias = bias.defined() ? bias + key_bias : key_bias;
   }
 
+#if LLADA_HAVE_SDPA
+  // SDPA takes a boolean "may attend" mask. A query row with no allowed key
+  // (a left pad under a causal mask) would give NaN there and poison its
+  // values in later layers; let such rows see every key (their outputs are
+  // never read). No mask at all for the common unpadded cases: flash kernels.
+  std::optional<torch::Tensor> allowed;
+  bool sdpa_causal = false;
+  if (config_.causal && !attention_mask && !config_.sliding_window && past == 0) {
+    sdpa_causal = true;
+  } else if (bias.defined()) {
+    auto may_attend = bias == 0;
+    const auto nothing = may_attend.logical_not().all(-1, /*keepdim=*/true);
+    allowed = may_attend | nothing;
+  }
+#endif
+
   torch::Tensor x = embedding_.index_select(0, ids.reshape(-1)).view({batch, length, config_.hidden_size});
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   for (size_t l = 0; l < layers_.size(); ++l) {
@@ -138,6 +163,13 @@ torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::opt
       k = k.repeat_interleave(heads / kv_heads, 1);
       v = v.repeat_interleave(heads / kv_heads, 1);
     }
+#if LLADA_HAVE_SDPA
+    (void)scale;
+    const c10::optional<at::Tensor> sdpa_mask = allowed ? c10::optional<at::Tensor>(*allowed) : c10::nullopt;
+    const auto attended = at::scaled_dot_product_attention(q, k, v, sdpa_mask, 0.0, sdpa_causal)
+                              .transpose(1, 2)
+                              .reshape({batch, length, config_.hidden_size});
+#else
     // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
     const auto scores = config_.causal ? torch::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim))
                                        : torch::matmul(q * scale, k.transpose(2, 3));
@@ -145,6 +177,7 @@ torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::opt
     if (bias.defined()) logits32 = logits32 + bias;
     const auto probs = torch::softmax(logits32, -1).to(q.scalar_type());
     const auto attended = torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, config_.hidden_size});
+#endif
     x = x + torch::nn::functional::linear(attended, layer.o);
     const auto f = RmsNorm(x, layer.ffn_norm);
     x = x + torch::nn::functional::linear(
