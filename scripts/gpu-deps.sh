@@ -23,7 +23,9 @@ packages=(
 )
 (cd "$deps/debs" && apt-get download "${packages[@]}" 2>/dev/null)
 for deb in "$deps"/debs/*.deb; do dpkg -x "$deb" "$deps/root"; done
-rm -rf "$deps/debs"
+rm -rf "$deps/debs" "$deps/root/usr/share/doc" "$deps/root/usr/share/man"
+# Shared libraries suffice, except GoogleTest, which Debian ships static only.
+find "$deps/root" -name '*.a' ! -name 'libgtest*' ! -name 'libgmock*' -delete
 
 shared=../shared
 if [ -d "$shared/golden" ]; then
