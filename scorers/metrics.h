@@ -18,6 +18,7 @@ struct ChoiceOutcome {
   std::vector<bool> is_greedy;
   std::vector<std::string> choices;  // choice strings without the target delimiter
   int gold = 0;
+  std::vector<int> labels;  // per choice, 1 = true (TruthfulQA mc2's doc_to_labels); may be empty
 };
 
 // Scores one multiple-choice document (acc, acc_norm, ...).
@@ -46,6 +47,14 @@ class AccuracyMetric : public ChoiceMetric {
 // acc_norm: argmax of loglikelihood / len(choice) in characters (code points,
 // as Python's len), delimiter excluded.
 class NormalizedAccuracyMetric : public ChoiceMetric {
+ public:
+  double Compute(const ChoiceOutcome& outcome) const override;
+};
+
+// TruthfulQA mc2 (lm-eval's process_results_mc2): the normalised probability
+// mass of the true answers, p = exp(ll), true answers being those before the
+// first label 0.
+class TruthfulQaMc2Metric : public ChoiceMetric {
  public:
   double Compute(const ChoiceOutcome& outcome) const override;
 };

@@ -53,7 +53,10 @@ std::unique_ptr<FilterPipeline> ScorerRegistry::BuildPipeline(const nlohmann::js
 
 std::unique_ptr<ChoiceMetric> ScorerRegistry::BuildChoiceMetric(const nlohmann::json& entry,
                                                                 const std::string& origin) const {
-  return Lookup(choice_metrics_, entry.at("metric").get<std::string>(), "metric", origin)(entry, origin);
+  // "function" picks the implementation when the reported name differs
+  // (TruthfulQA mc2 reports its score as "acc").
+  const std::string function = entry.value("function", entry.at("metric").get<std::string>());
+  return Lookup(choice_metrics_, function, "metric", origin)(entry, origin);
 }
 
 std::unique_ptr<TextMetric> ScorerRegistry::BuildTextMetric(const nlohmann::json& entry,
@@ -72,6 +75,9 @@ void RegisterBuiltinScorers(ScorerRegistry& registry) {
   });
   registry.RegisterChoiceMetric("acc", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<AccuracyMetric>();
+  });
+  registry.RegisterChoiceMetric("mc2", [](const nlohmann::json&, const std::string&) {
+    return std::make_unique<TruthfulQaMc2Metric>();
   });
   registry.RegisterChoiceMetric("acc_norm", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<NormalizedAccuracyMetric>();

@@ -71,6 +71,10 @@ ConfigTask::ConfigTask(const nlohmann::json& config, const nlohmann::json& task_
     throw UserError::InFile(where, "doc_to_choice", "required for multiple_choice tasks");
   }
 
+  // Our extension for lm-eval's process_results_mc2: per-choice truth labels.
+  if (config.contains("doc_to_labels"))
+    doc_to_labels_.emplace(RequiredString(config, "doc_to_labels", where), where + ": doc_to_labels");
+
   if (config.contains("generation_kwargs")) {
     const auto& kwargs = config.at("generation_kwargs");
     until_ = kwargs.value("until", std::vector<std::string>{});
@@ -318,6 +322,11 @@ DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& r
     ChoiceOutcome outcome;
     outcome.choices = Choices(doc);
     outcome.gold = TargetIndex(doc);
+    if (doc_to_labels_) {
+      const nlohmann::json labels = doc_to_labels_->Evaluate(doc, vars_);
+      if (!labels.is_array()) throw SampleError("doc_to_labels did not produce a list");
+      for (const auto& label : labels) outcome.labels.push_back(label.get<int>());
+    }
     if (responses.size() != outcome.choices.size())
       throw InternalError(name_ + ": expected one response per choice");
     for (const auto& response : responses) {

@@ -77,6 +77,7 @@ class ConfigTask : public Task {
   PromptTemplate doc_to_text_;
   PromptTemplate doc_to_target_;
   std::vector<PromptTemplate> choice_list_;      // doc_to_choice as a list of templates
+  std::optional<PromptTemplate> doc_to_labels_;  // per-choice truth labels (TruthfulQA mc2)
   std::optional<PromptTemplate> choice_field_;   // doc_to_choice as "{{choices}}"
   std::vector<std::string> until_;
   std::optional<int> max_gen_toks_;

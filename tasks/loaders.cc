@@ -1,6 +1,7 @@
 #include "tasks/loaders.h"
 
 #include "core/errors.h"
+#include "core/file_io.h"
 #include "core/text.h"
 
 namespace llada {
@@ -120,11 +121,95 @@ std::vector<Document> LoadMmluCsv(const std::string& bytes, const std::string& f
   return docs;
 }
 
+// AI2 ARC's original jsonl ({question: {stem, choices: [{text, label}]},
+// answerKey}) into allenai/ai2_arc's shape: {id, question, choices: {text: [...],
+// label: [...]}, answerKey}.
+std::vector<Document> LoadArcJsonl(const std::string& bytes, const std::string& file_name) {
+  std::vector<Document> docs;
+  size_t row = 0;
+  for (const Document& original : LoadJsonl(bytes, file_name)) {
+    ++row;
+    const std::string where = "line " + std::to_string(row);
+    const auto* question = original.contains("question") ? &original.at("question") : nullptr;
+    if (!question || !question->is_object() || !question->contains("stem") || !question->contains("choices") ||
+        !original.contains("answerKey"))
+      throw UserError::InFile(file_name, where, "expected question.stem, question.choices and answerKey");
+    Document doc = {{"id", original.value("id", "")},
+                    {"question", question->at("stem")},
+                    {"choices", {{"text", nlohmann::json::array()}, {"label", nlohmann::json::array()}}},
+                    {"answerKey", original.at("answerKey")}};
+    for (const auto& choice : question->at("choices")) {
+      if (!choice.contains("text") || !choice.contains("label"))
+        throw UserError::InFile(file_name, where + ": question.choices", "each choice needs text and label");
+      doc["choices"]["text"].push_back(choice.at("text"));
+      doc["choices"]["label"].push_back(choice.at("label"));
+    }
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
+// PIQA's original release: <split>.jsonl ({goal, sol1, sol2}) with the labels
+// one per line in the sibling <split>-labels.lst. Produces ybisk/piqa's shape
+// (label as an int).
+std::vector<Document> LoadPiqaJsonl(const std::string& bytes, const std::string& file_name) {
+  std::vector<Document> docs = LoadJsonl(bytes, file_name);
+  std::string labels_name = file_name;
+  const size_t dot = labels_name.rfind(".jsonl");
+  if (dot == std::string::npos) throw UserError::InFile(file_name, "", "expected a .jsonl file beside its -labels.lst");
+  labels_name = labels_name.substr(0, dot) + "-labels.lst";
+  const auto lines = Split(ReadInputFile(labels_name), '\n');
+  std::vector<int> labels;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string label = PyStrip(lines[i]);
+    if (label.empty()) continue;
+    if (label != "0" && label != "1")
+      throw UserError::InFile(labels_name, "line " + std::to_string(i + 1), "expected 0 or 1, found '" + label + "'");
+    labels.push_back(label == "1");
+  }
+  if (labels.size() != docs.size())
+    throw UserError::InFile(labels_name, "", std::to_string(labels.size()) + " labels for " +
+                                                 std::to_string(docs.size()) + " documents in " + file_name);
+  for (size_t i = 0; i < docs.size(); ++i) docs[i]["label"] = labels[i];
+  return docs;
+}
+
+// TruthfulQA's mc_task.json: [{question, mc1_targets: {answer: 0|1, ...},
+// mc2_targets: {...}}] with the answers as object keys, in file order. Produces
+// truthful_qa/multiple_choice's shape: {question, mc1_targets: {choices: [...],
+// labels: [...]}, mc2_targets: {...}}.
+std::vector<Document> LoadTruthfulQaMcJson(const std::string& bytes, const std::string& file_name) {
+  // ordered_json: the answers' order is the key order in the file.
+  const auto parsed = nlohmann::ordered_json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_array()) throw UserError::InFile(file_name, "", "expected a JSON array");
+  std::vector<Document> docs;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    const auto& item = parsed[i];
+    const std::string where = "item " + std::to_string(i);
+    if (!item.contains("question") || !item.contains("mc1_targets") || !item.contains("mc2_targets"))
+      throw UserError::InFile(file_name, where, "expected question, mc1_targets and mc2_targets");
+    Document doc = {{"question", item.at("question").get<std::string>()}};
+    for (const char* field : {"mc1_targets", "mc2_targets"}) {
+      Document targets = {{"choices", nlohmann::json::array()}, {"labels", nlohmann::json::array()}};
+      for (auto it = item.at(field).begin(); it != item.at(field).end(); ++it) {
+        targets["choices"].push_back(it.key());
+        targets["labels"].push_back(it.value().get<int>());
+      }
+      doc[field] = std::move(targets);
+    }
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
 }  // namespace
 
 void RegisterBuiltinLoaders(LoaderRegistry& registry) {
   registry.Register("jsonl", LoadJsonl);
   registry.Register("mmlu_csv", LoadMmluCsv);
+  registry.Register("arc_jsonl", LoadArcJsonl);
+  registry.Register("piqa_jsonl", LoadPiqaJsonl);
+  registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);
 }
 
 }  // namespace llada

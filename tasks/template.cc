@@ -1,5 +1,6 @@
 #include "tasks/template.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/errors.h"
@@ -55,12 +56,46 @@ nlohmann::json PromptTemplate::EvaluateExpression(const std::string& raw, const 
                                                   const nlohmann::json& task_vars) const {
   const std::string expression = TrimSpaces(raw);
   size_t pos = 0;
-  while (pos < expression.size() &&
-         (std::isalnum(static_cast<unsigned char>(expression[pos])) || expression[pos] == '_'))
-    ++pos;
-  const std::string name = expression.substr(0, pos);
-  if (name.empty())
+  nlohmann::json value = ParseExpression(expression, &pos, raw, doc, task_vars);
+  if (pos != expression.size())
     throw UserError::InFile(origin_, "", "unsupported template expression '{{" + raw + "}}'");
+  return value;
+}
+
+// expression := '[' expression (',' expression)* ']'  |  name postfix*
+// postfix    := '[' digits ']' | '.' name | '.strip()' | '.replace(str, str)' | '.index(expression)'
+nlohmann::json PromptTemplate::ParseExpression(const std::string& expression, size_t* pos, const std::string& raw,
+                                               const nlohmann::json& doc, const nlohmann::json& task_vars) const {
+  auto unsupported = [&](const std::string& field) {
+    return UserError::InFile(origin_, field, "unsupported template expression '{{" + raw + "}}'");
+  };
+  auto identifier = [&]() {
+    const size_t start = *pos;
+    while (*pos < expression.size() &&
+           (std::isalnum(static_cast<unsigned char>(expression[*pos])) || expression[*pos] == '_'))
+      ++*pos;
+    return expression.substr(start, *pos - start);
+  };
+  SkipSpaces(expression, pos);
+  if (*pos < expression.size() && expression[*pos] == '[') {  // a list literal: [sol1, sol2]
+    ++*pos;
+    nlohmann::json list = nlohmann::json::array();
+    while (true) {
+      list.push_back(ParseExpression(expression, pos, raw, doc, task_vars));
+      SkipSpaces(expression, pos);
+      if (*pos < expression.size() && expression[*pos] == ',') {
+        ++*pos;
+        continue;
+      }
+      if (*pos < expression.size() && expression[*pos] == ']') {
+        ++*pos;
+        return list;
+      }
+      throw unsupported("");
+    }
+  }
+  const std::string name = identifier();
+  if (name.empty()) throw unsupported("");
   nlohmann::json value;
   if (doc.is_object() && doc.contains(name)) {
     value = doc.at(name);
@@ -69,38 +104,55 @@ nlohmann::json PromptTemplate::EvaluateExpression(const std::string& raw, const 
   } else {
     throw UserError::InFile(origin_, name, "template variable not found in the document");
   }
-  while (pos < expression.size()) {
-    if (expression[pos] == '[') {
-      size_t close = expression.find(']', pos);
-      std::string index_text = close == std::string::npos ? "" : expression.substr(pos + 1, close - pos - 1);
+  while (*pos < expression.size()) {
+    const char c = expression[*pos];
+    if (c == '[') {
+      size_t close = expression.find(']', *pos);
+      std::string index_text = close == std::string::npos ? "" : expression.substr(*pos + 1, close - *pos - 1);
       if (!IsAsciiDigits(index_text) || !value.is_array())
         throw UserError::InFile(origin_, name, "unsupported index in '{{" + raw + "}}'");
       size_t index = std::stoul(index_text);
-      if (index >= value.size())
-        throw UserError::InFile(origin_, name, "index " + index_text + " out of range");
+      if (index >= value.size()) throw UserError::InFile(origin_, name, "index " + index_text + " out of range");
       value = value.at(index);
-      pos = close + 1;
-    } else if (expression.compare(pos, 8, ".strip()") == 0) {
+      *pos = close + 1;
+      continue;
+    }
+    if (c != '.') break;
+    ++*pos;
+    const std::string member = identifier();
+    const bool call = *pos < expression.size() && expression[*pos] == '(';
+    if (!call) {  // attribute: choices.text
+      if (!value.is_object() || !value.contains(member))
+        throw UserError::InFile(origin_, name + "." + member, "no such field in the document");
+      value = value.at(member);
+      continue;
+    }
+    ++*pos;
+    SkipSpaces(expression, pos);
+    if (member == "strip") {
       if (!value.is_string()) throw UserError::InFile(origin_, name, "strip() on a non-string");
       value = PyStrip(value.get<std::string>());
-      pos += 8;
-    } else if (expression.compare(pos, 9, ".replace(") == 0) {
-      pos += 9;
+    } else if (member == "replace") {
       std::string from, to;
-      SkipSpaces(expression, &pos);
-      bool ok = ParseQuoted(expression, &pos, &from);
-      SkipSpaces(expression, &pos);
-      ok = ok && pos < expression.size() && expression[pos++] == ',';
-      SkipSpaces(expression, &pos);
-      ok = ok && ParseQuoted(expression, &pos, &to);
-      SkipSpaces(expression, &pos);
-      ok = ok && pos < expression.size() && expression[pos++] == ')';
+      bool ok = ParseQuoted(expression, pos, &from);
+      SkipSpaces(expression, pos);
+      ok = ok && *pos < expression.size() && expression[(*pos)++] == ',';
+      SkipSpaces(expression, pos);
+      ok = ok && ParseQuoted(expression, pos, &to);
       if (!ok || !value.is_string() || from.empty())
         throw UserError::InFile(origin_, name, "unsupported replace() in '{{" + raw + "}}'");
       value = ReplaceAll(value.get<std::string>(), from, to);
+    } else if (member == "index") {  // list.index(x): Python raises when x is absent
+      const nlohmann::json needle = ParseExpression(expression, pos, raw, doc, task_vars);
+      if (!value.is_array()) throw UserError::InFile(origin_, name, "index() on a non-list");
+      auto it = std::find(value.begin(), value.end(), needle);
+      if (it == value.end()) throw SampleError(name + ".index(" + PyStr(needle) + "): not in the list");
+      value = static_cast<int64_t>(it - value.begin());
     } else {
-      throw UserError::InFile(origin_, name, "unsupported template expression '{{" + raw + "}}'");
+      throw unsupported(name);
     }
+    SkipSpaces(expression, pos);
+    if (*pos >= expression.size() || expression[(*pos)++] != ')') throw unsupported(name);
   }
   return value;
 }

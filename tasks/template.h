@@ -1,6 +1,7 @@
 // The subset of Jinja that lm-evaluation-harness's task templates use.
 //
 //   literal text {{ name }} {{ name[0] }} {{ name.strip() }} {{ name.replace('_', ' ') }}
+//   {{ choices.text }} {{ choices.label.index(answerKey) }} {{ [sol1, sol2] }}
 //
 // Variables come from the document first, then from the task (e.g. MMLU's
 // `subject`). Anything outside the subset is a UserError naming the template's
@@ -30,6 +31,8 @@ class PromptTemplate {
  private:
   nlohmann::json EvaluateExpression(const std::string& expression, const nlohmann::json& doc,
                                     const nlohmann::json& task_vars) const;
+  nlohmann::json ParseExpression(const std::string& expression, size_t* pos, const std::string& raw,
+                                 const nlohmann::json& doc, const nlohmann::json& task_vars) const;
   std::string source_;
   std::string origin_;
 };

@@ -45,7 +45,42 @@ TEST(LoadersTest, MalformedRowsNameFileRowAndField) {
   error = testing::UserErrorOf([&] { loaders.Get("jsonl")("{\"a\": 1}\n{broken\n", "x.jsonl"); });
   EXPECT_NE(error.find("x.jsonl: line 2"), std::string::npos) << error;
   error = testing::UserErrorOf([&] { loaders.Get("parquet"); });
-  EXPECT_NE(error.find("known: jsonl, mmlu_csv"), std::string::npos) << error;
+  EXPECT_NE(error.find("known: arc_jsonl, jsonl, mmlu_csv, piqa_jsonl"), std::string::npos) << error;
+}
+
+// Hand-written rows in the original upstream formats.
+TEST(LoadersTest, OriginalArcPiqaAndTruthfulQaFormats) {
+  LoaderRegistry loaders;
+  RegisterBuiltinLoaders(loaders);
+  const auto arc = loaders.Get("arc_jsonl")(
+      R"({"id":"q1","question":{"stem":"Why?","choices":[{"text":"a","label":"1"},{"text":"b","label":"2"}]},"answerKey":"2"})"
+      "\n",
+      "arc.jsonl");
+  ASSERT_EQ(arc.size(), 1u);
+  EXPECT_EQ(arc[0]["question"], "Why?");
+  EXPECT_EQ(arc[0]["choices"]["text"], nlohmann::json({"a", "b"}));
+  EXPECT_EQ(arc[0]["choices"]["label"], nlohmann::json({"1", "2"}));
+  EXPECT_NE(testing::UserErrorOf([&] { loaders.Get("arc_jsonl")(R"({"question":"flat"})", "arc.jsonl"); }).find("arc.jsonl: line 1"),
+            std::string::npos);
+
+  testing::TempDir tmp;
+  const auto piqa = tmp.path() / "valid.jsonl";
+  testing::WriteFile(tmp.path() / "valid-labels.lst", "1\n0\n");
+  const std::string rows = R"({"goal":"g1","sol1":"x","sol2":"y"})" "\n" R"({"goal":"g2","sol1":"x","sol2":"y"})" "\n";
+  const auto docs = loaders.Get("piqa_jsonl")(rows, piqa.string());
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0]["label"], 1);
+  EXPECT_EQ(docs[1]["label"], 0);
+  testing::WriteFile(tmp.path() / "valid-labels.lst", "1\n");
+  EXPECT_NE(testing::UserErrorOf([&] { loaders.Get("piqa_jsonl")(rows, piqa.string()); }).find("1 labels for 2 documents"),
+            std::string::npos);
+
+  // Answers keep the file's order (object keys), not sorted order.
+  const auto tqa = loaders.Get("truthfulqa_mc_json")(
+      R"([{"question":"Q","mc1_targets":{"zeta":1,"alpha":0},"mc2_targets":{"zeta":1,"mid":1,"alpha":0}}])", "mc_task.json");
+  ASSERT_EQ(tqa.size(), 1u);
+  EXPECT_EQ(tqa[0]["mc1_targets"]["choices"], nlohmann::json({"zeta", "alpha"}));
+  EXPECT_EQ(tqa[0]["mc2_targets"]["labels"], nlohmann::json({1, 1, 0}));
 }
 
 TEST(FileIoTest, ReadsGzipAndBzip2FromSharedData) {

@@ -43,6 +43,21 @@ TEST(TemplateTest, TaskVariablesAndReplace) {
   EXPECT_EQ(tmpl.Render({}, {{"subject", "college_computer_science"}}), "about college computer science.\n\n");
 }
 
+// The expressions lm-eval's ARC and PIQA templates use.
+TEST(TemplateTest, AttributesIndexAndListLiterals) {
+  const nlohmann::json arc = {{"choices", {{"text", {"a", "b", "c"}}, {"label", {"A", "B", "C"}}}}, {"answerKey", "C"}};
+  EXPECT_EQ(PromptTemplate("{{choices.text}}", "t").Evaluate(arc, {}), nlohmann::json({"a", "b", "c"}));
+  EXPECT_EQ(PromptTemplate("{{choices.label.index(answerKey)}}", "t").Evaluate(arc, {}), 2);
+  EXPECT_EQ(PromptTemplate("{{ [sol1, sol2] }}", "t").Evaluate({{"sol1", "x"}, {"sol2", "y"}}, {}),
+            nlohmann::json({"x", "y"}));
+  // Python's list.index raises for a missing value: that document fails alone.
+  EXPECT_THROW(PromptTemplate("{{choices.label.index(answerKey)}}", "t").Evaluate(
+                   {{"choices", {{"label", {"A"}}}}, {"answerKey", "E"}}, {}),
+               SampleError);
+  EXPECT_THROW(PromptTemplate("{{choices.nothing}}", "t").Evaluate(arc, {}), UserError);
+  EXPECT_THROW(PromptTemplate("{{choices.text.upper()}}", "t").Evaluate(arc, {}), UserError);
+}
+
 TEST(TemplateTest, UnsupportedSyntaxIsAUserErrorNamingTheOrigin) {
   try {
     PromptTemplate("{{question | upper}}", "configs/tasks/x.json: doc_to_text").Render({{"question", "q"}}, {});
