@@ -1,5 +1,7 @@
 #include "core/file_io.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <bzlib.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -83,7 +85,56 @@ std::string Bunzip2(const std::string& compressed, const std::string& name) {
 
 }  // namespace
 
-std::string ReadInputFile(const std::filesystem::path& path) {
+ArchiveMember SplitArchiveMember(const std::filesystem::path& path) {
+  const std::string text = path.string();
+  for (const char* suffix : {".zip#", ".tar#", ".tar.gz#", ".tgz#"}) {
+    const size_t at = text.find(suffix);
+    if (at != std::string::npos) {
+      const size_t hash = at + std::strlen(suffix) - 1;
+      return {text.substr(0, hash), text.substr(hash + 1)};
+    }
+  }
+  return {path, ""};
+}
+
+namespace {
+
+// One member of an archive, decrypted with `password` when it is encrypted
+// (ZipCrypto or AES). Nothing is written to disk.
+std::string ReadArchiveMember(const std::filesystem::path& archive_path, const std::string& member,
+                              const std::string& password) {
+  const std::string where = archive_path.string() + "#" + member;
+  const std::string raw = ReadRaw(archive_path);
+  std::unique_ptr<archive, decltype(&archive_read_free)> reader(archive_read_new(), archive_read_free);
+  archive_read_support_format_all(reader.get());
+  archive_read_support_filter_all(reader.get());
+  if (!password.empty()) archive_read_add_passphrase(reader.get(), password.c_str());
+  if (archive_read_open_memory(reader.get(), raw.data(), raw.size()) != ARCHIVE_OK)
+    throw UserError::InFile(archive_path.string(), "", std::string("not a readable archive: ") +
+                                                           archive_error_string(reader.get()));
+  archive_entry* entry = nullptr;
+  while (archive_read_next_header(reader.get(), &entry) == ARCHIVE_OK) {
+    if (member != archive_entry_pathname(entry)) continue;
+    std::string contents;
+    char buffer[1 << 16];
+    la_ssize_t n;
+    while ((n = archive_read_data(reader.get(), buffer, sizeof(buffer))) > 0) contents.append(buffer, static_cast<size_t>(n));
+    if (n < 0) {
+      const std::string reason = archive_error_string(reader.get()) ? archive_error_string(reader.get()) : "read error";
+      throw UserError::InFile(where, "", (archive_entry_is_encrypted(entry) && password.empty()
+                                              ? "the member is encrypted and no password is configured"
+                                              : "cannot extract: " + reason));
+    }
+    return contents;
+  }
+  throw UserError::InFile(archive_path.string(), member, "no such member in the archive");
+}
+
+}  // namespace
+
+std::string ReadInputFile(const std::filesystem::path& path, const std::string& password) {
+  const ArchiveMember split = SplitArchiveMember(path);
+  if (!split.member.empty()) return ReadArchiveMember(split.archive, split.member, password);
   std::string raw = ReadRaw(path);
   const std::string name = path.string();
   if (EndsWith(name, ".gz")) return Gunzip(raw, name);

@@ -278,7 +278,7 @@ nlohmann::json ResolvedConfig(const EvalOptions& options, const Plan& plan, cons
                             {"fewshot", planned.task->FewshotInfo()},
                             {"documents", planned.doc_indices.size()}});
     for (const auto& file : planned.task->DataFiles(options.data_dir))
-      if (file.found) (*data_hashes)[file.path.filename().string() + "@" + name] = Sha256File(file.path);
+      if (file.found) (*data_hashes)[file.path.filename().string() + "@" + name] = Sha256File(SplitArchiveMember(file.path).archive);
   }
   auto optional = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
   return {

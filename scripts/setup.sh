@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   # libraries the harness links
   libsqlite3-dev libcli11-dev nlohmann-json3-dev libre2-dev libpcre2-dev libssl-dev libutf8proc-dev zlib1g-dev
-  libbz2-dev libgtest-dev libgmock-dev
+  libbz2-dev libarchive-dev libgtest-dev libgmock-dev
   # Boost.Process (v1 API, Boost 1.74) for the sandbox executor
   libboost-dev libboost-filesystem-dev
   # fast BLAS for LibTorch on CPU (Debian's default reference BLAS is ~30x slower)

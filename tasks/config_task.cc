@@ -131,7 +131,7 @@ std::vector<DataFileStatus> ConfigTask::DataFiles(const std::filesystem::path& d
           data_dir / PromptTemplate(candidate.get<std::string>(), origin_ + ": dataset.splits").Render({}, vars_);
       if (status.path.empty()) status.path = path;
       std::error_code ec;
-      if (std::filesystem::is_regular_file(path, ec)) {
+      if (std::filesystem::is_regular_file(SplitArchiveMember(path).archive, ec)) {
         status.path = path;
         status.found = true;
         break;
@@ -149,7 +149,9 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
       throw UserError::InFile(status.path.string(), "", "data file for task " + name_ + " (split '" + split +
                                                             "') not found; see `llada-eval tasks` for the layout");
     const std::string loader = config_.at("dataset").value("loader", "jsonl");
-    std::vector<Document> docs = loaders_.Get(loader)(ReadInputFile(status.path), status.path.string());
+    const std::string password = config_.at("dataset").value("archive_password", "");
+    std::vector<Document> docs =
+        loaders_.Get(loader)(ReadInputFile(status.path, password), status.path.string());
     if (docs.empty()) throw UserError::InFile(status.path.string(), "", "no documents in file");
     return docs;
   }

@@ -202,12 +202,35 @@ std::vector<Document> LoadTruthfulQaMcJson(const std::string& bytes, const std::
   return docs;
 }
 
+// CSV with a header row (CMMLU, C-Eval, GPQA): one document per row, keyed by
+// the header's names; an unnamed column (CMMLU's row index) is dropped.
+std::vector<Document> LoadCsvWithHeader(const std::string& bytes, const std::string& file_name) {
+  const auto rows = ParseCsv(bytes, file_name);
+  if (rows.empty()) throw UserError::InFile(file_name, "", "empty CSV: expected a header row");
+  const auto& header = rows[0];
+  std::vector<Document> docs;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    if (row.size() == 1 && row[0].empty()) continue;  // blank line
+    if (row.size() != header.size())
+      throw UserError::InFile(file_name, "row " + std::to_string(i + 1),
+                              "expected " + std::to_string(header.size()) + " fields as in the header, found " +
+                                  std::to_string(row.size()));
+    Document doc = nlohmann::json::object();
+    for (size_t c = 0; c < header.size(); ++c)
+      if (!header[c].empty()) doc[header[c]] = row[c];
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
 }  // namespace
 
 void RegisterBuiltinLoaders(LoaderRegistry& registry) {
   registry.Register("jsonl", LoadJsonl);
   registry.Register("mmlu_csv", LoadMmluCsv);
   registry.Register("arc_jsonl", LoadArcJsonl);
+  registry.Register("csv", LoadCsvWithHeader);
   registry.Register("piqa_jsonl", LoadPiqaJsonl);
   registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);
 }

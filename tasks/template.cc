@@ -62,7 +62,8 @@ nlohmann::json PromptTemplate::EvaluateExpression(const std::string& raw, const 
   return value;
 }
 
-// expression := '[' expression (',' expression)* ']'  |  name postfix*
+// expression := primary postfix*
+// primary    := '[' expression (',' expression)* ']' | 'string' | name
 // postfix    := '[' digits ']' | '.' name | '.strip()' | '.replace(str, str)' | '.index(expression)'
 nlohmann::json PromptTemplate::ParseExpression(const std::string& expression, size_t* pos, const std::string& raw,
                                                const nlohmann::json& doc, const nlohmann::json& task_vars) const {
@@ -77,11 +78,14 @@ nlohmann::json PromptTemplate::ParseExpression(const std::string& expression, si
     return expression.substr(start, *pos - start);
   };
   SkipSpaces(expression, pos);
-  if (*pos < expression.size() && expression[*pos] == '[') {  // a list literal: [sol1, sol2]
+  nlohmann::json value;
+  std::string name;  // for error messages
+  if (*pos < expression.size() && expression[*pos] == '[') {  // a list literal: [sol1, sol2], ['A', 'B']
     ++*pos;
-    nlohmann::json list = nlohmann::json::array();
+    name = "[...]";
+    value = nlohmann::json::array();
     while (true) {
-      list.push_back(ParseExpression(expression, pos, raw, doc, task_vars));
+      value.push_back(ParseExpression(expression, pos, raw, doc, task_vars));
       SkipSpaces(expression, pos);
       if (*pos < expression.size() && expression[*pos] == ',') {
         ++*pos;
@@ -89,20 +93,25 @@ nlohmann::json PromptTemplate::ParseExpression(const std::string& expression, si
       }
       if (*pos < expression.size() && expression[*pos] == ']') {
         ++*pos;
-        return list;
+        break;
       }
       throw unsupported("");
     }
-  }
-  const std::string name = identifier();
-  if (name.empty()) throw unsupported("");
-  nlohmann::json value;
-  if (doc.is_object() && doc.contains(name)) {
-    value = doc.at(name);
-  } else if (task_vars.is_object() && task_vars.contains(name)) {
-    value = task_vars.at(name);
+  } else if (*pos < expression.size() && (expression[*pos] == '\'' || expression[*pos] == '"')) {
+    std::string literal;
+    if (!ParseQuoted(expression, pos, &literal)) throw unsupported("");
+    name = "'" + literal + "'";
+    value = literal;
   } else {
-    throw UserError::InFile(origin_, name, "template variable not found in the document");
+    name = identifier();
+    if (name.empty()) throw unsupported("");
+    if (doc.is_object() && doc.contains(name)) {
+      value = doc.at(name);
+    } else if (task_vars.is_object() && task_vars.contains(name)) {
+      value = task_vars.at(name);
+    } else {
+      throw UserError::InFile(origin_, name, "template variable not found in the document");
+    }
   }
   while (*pos < expression.size()) {
     const char c = expression[*pos];

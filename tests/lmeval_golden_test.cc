@@ -87,6 +87,17 @@ TEST_F(LmEvalGoldenTest, PiqaPromptsAreByteIdentical) {
   CheckPrompts("prompts_piqa.jsonl", 10);
 }
 
+TEST_F(LmEvalGoldenTest, CmmluPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_cmmlu.jsonl", 100);
+}
+
+// Read from inside ceval-exam.zip (libarchive, in memory).
+TEST_F(LmEvalGoldenTest, CevalPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_ceval-valid.jsonl", 120);
+}
+
 TEST_F(LmEvalGoldenTest, TruthfulQaPromptsAreByteIdentical) {
   LLADA_REQUIRE_SHARED();
   CheckPrompts("prompts_truthfulqa_mc1.jsonl", 24);
