@@ -150,4 +150,14 @@ std::string PyLower(std::string_view text) {
   return out;
 }
 
+std::string PyCapitalize(std::string_view text) {
+  if (text.empty()) return std::string();
+  uint32_t cp;
+  const size_t length = DecodeUtf8(text, 0, &cp);
+  std::string out;
+  if (length == 1 && cp >= 0x80) out.push_back(text[0]);
+  else AppendUtf8(static_cast<uint32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp))), &out);
+  return out + PyLower(text.substr(length));
+}
+
 }  // namespace llada

@@ -27,5 +27,7 @@ bool IsAsciiDigits(std::string_view text);
 // the full mapping, which differs only for a handful of code points such as
 // U+0130, none of which occur in answers the scorers compare).
 std::string PyLower(std::string_view text);
+// Python's str.capitalize(): the first character in title case, the rest lowered.
+std::string PyCapitalize(std::string_view text);
 
 }  // namespace llada

@@ -1,5 +1,7 @@
 #include "tasks/loaders.h"
 
+#include <cctype>
+
 #include "core/errors.h"
 #include "core/file_io.h"
 #include "core/text.h"
@@ -202,6 +204,82 @@ std::vector<Document> LoadTruthfulQaMcJson(const std::string& bytes, const std::
   return docs;
 }
 
+// lm-eval's hellaswag utils.preprocess: strip, " [title]" -> ". ", drop every
+// "[...]" tag (non-greedy, as re.sub("\\[.*?\\]", "")), collapse one level of
+// double spaces.
+std::string HellaswagPreprocess(const std::string& raw) {
+  std::string text = ReplaceAll(PyStrip(raw), " [title]", ". ");
+  std::string out;
+  for (size_t pos = 0; pos < text.size();) {
+    if (text[pos] == '[') {
+      const size_t close = text.find_first_of("]\n", pos + 1);
+      if (close != std::string::npos && text[close] == ']') {
+        pos = close + 1;
+        continue;
+      }
+    }
+    out.push_back(text[pos++]);
+  }
+  return ReplaceAll(out, "  ", " ");
+}
+
+Document HellaswagDoc(const std::string& activity_label, const std::string& ctx_a, const std::string& ctx_b,
+                      const std::vector<std::string>& endings, int label) {
+  Document doc = {{"query", HellaswagPreprocess(activity_label + ": " + ctx_a + " " + PyCapitalize(ctx_b))},
+                  {"choices", nlohmann::json::array()},
+                  {"label", label}};
+  for (const auto& ending : endings) doc["choices"].push_back(HellaswagPreprocess(ending));
+  return doc;
+}
+
+// HellaSwag, as lm-eval's process_docs shapes it ({query, choices, label}),
+// from either the original jsonl (activity_label, ctx_a, ctx_b, endings,
+// label) or the derived 6-lines-per-item text of llama.cpp's
+// hellaswag_val_full.txt ("label: ctx", gold, 4 endings). The text format has
+// lost the ctx_a/ctx_b split that lm-eval capitalises at: it is rebuilt as
+// "the fragment after the last '. ' when it starts in lower case" (exact on
+// ActivityNet items; WikiHow items may differ in capitalisation).
+std::vector<Document> LoadHellaswag(const std::string& bytes, const std::string& file_name) {
+  const std::string head = PyStrip(bytes.substr(0, 64));
+  std::vector<Document> docs;
+  if (!head.empty() && head[0] == '{') {
+    size_t row = 0;
+    for (const Document& original : LoadJsonl(bytes, file_name)) {
+      ++row;
+      for (const char* field : {"activity_label", "ctx_a", "ctx_b", "endings", "label"})
+        if (!original.contains(field))
+          throw UserError::InFile(file_name, "line " + std::to_string(row) + ": " + field, "missing field");
+      const auto& label = original.at("label");
+      docs.push_back(HellaswagDoc(original.at("activity_label"), original.at("ctx_a"), original.at("ctx_b"),
+                                  original.at("endings").get<std::vector<std::string>>(),
+                                  label.is_string() ? std::stoi(label.get<std::string>()) : label.get<int>()));
+    }
+    return docs;
+  }
+  std::vector<std::string> lines = Split(bytes, '\n');
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  if (lines.size() % 6 != 0)
+    throw UserError::InFile(file_name, "", "expected 6 lines per item, found " + std::to_string(lines.size()) + " lines");
+  for (size_t i = 0; i < lines.size(); i += 6) {
+    const std::string where = "line " + std::to_string(i + 1);
+    const std::string& first = lines[i];
+    const size_t colon = first.find(": ");
+    if (colon == std::string::npos) throw UserError::InFile(file_name, where, "expected 'activity label: context'");
+    if (!IsAsciiDigits(lines[i + 1]) || lines[i + 1].size() != 1 || lines[i + 1][0] > '3')
+      throw UserError::InFile(file_name, "line " + std::to_string(i + 2), "expected the gold label 0-3");
+    const std::string label = first.substr(0, colon), ctx = first.substr(colon + 2);
+    std::string ctx_a = ctx, ctx_b;
+    const size_t cut = ctx.rfind(". ");
+    if (cut != std::string::npos && cut + 2 < ctx.size() && std::islower(static_cast<unsigned char>(ctx[cut + 2]))) {
+      ctx_a = ctx.substr(0, cut + 1);
+      ctx_b = ctx.substr(cut + 2);
+    }
+    docs.push_back(HellaswagDoc(label, ctx_a, ctx_b, {lines[i + 2], lines[i + 3], lines[i + 4], lines[i + 5]},
+                                lines[i + 1][0] - '0'));
+  }
+  return docs;
+}
+
 // CSV with a header row (CMMLU, C-Eval, GPQA): one document per row, keyed by
 // the header's names; an unnamed column (CMMLU's row index) is dropped.
 std::vector<Document> LoadCsvWithHeader(const std::string& bytes, const std::string& file_name) {
@@ -231,6 +309,7 @@ void RegisterBuiltinLoaders(LoaderRegistry& registry) {
   registry.Register("mmlu_csv", LoadMmluCsv);
   registry.Register("arc_jsonl", LoadArcJsonl);
   registry.Register("csv", LoadCsvWithHeader);
+  registry.Register("hellaswag", LoadHellaswag);
   registry.Register("piqa_jsonl", LoadPiqaJsonl);
   registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);
 }

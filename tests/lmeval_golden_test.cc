@@ -98,6 +98,13 @@ TEST_F(LmEvalGoldenTest, CevalPromptsAreByteIdentical) {
   CheckPrompts("prompts_ceval-valid.jsonl", 120);
 }
 
+// From llama.cpp's derived text file (the original jsonl is not available
+// here), with lm-eval's ctx_b.capitalize() split rebuilt.
+TEST_F(LmEvalGoldenTest, HellaswagPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_hellaswag.jsonl", 20);
+}
+
 TEST_F(LmEvalGoldenTest, TruthfulQaPromptsAreByteIdentical) {
   LLADA_REQUIRE_SHARED();
   CheckPrompts("prompts_truthfulqa_mc1.jsonl", 24);

@@ -45,7 +45,7 @@ TEST(LoadersTest, MalformedRowsNameFileRowAndField) {
   error = testing::UserErrorOf([&] { loaders.Get("jsonl")("{\"a\": 1}\n{broken\n", "x.jsonl"); });
   EXPECT_NE(error.find("x.jsonl: line 2"), std::string::npos) << error;
   error = testing::UserErrorOf([&] { loaders.Get("parquet"); });
-  EXPECT_NE(error.find("known: arc_jsonl, csv, jsonl, mmlu_csv"), std::string::npos) << error;
+  EXPECT_NE(error.find("known: arc_jsonl, csv, hellaswag, jsonl"), std::string::npos) << error;
 }
 
 // Hand-written rows in the original upstream formats.
@@ -81,6 +81,20 @@ TEST(LoadersTest, OriginalArcPiqaAndTruthfulQaFormats) {
   ASSERT_EQ(tqa.size(), 1u);
   EXPECT_EQ(tqa[0]["mc1_targets"]["choices"], nlohmann::json({"zeta", "alpha"}));
   EXPECT_EQ(tqa[0]["mc2_targets"]["labels"], nlohmann::json({1, 1, 0}));
+}
+
+// HellaSwag's original jsonl (hand-written rows) and lm-eval's preprocess.
+TEST(LoadersTest, HellaswagOriginalJsonlIsProcessedAsLmEval) {
+  LoaderRegistry loaders;
+  RegisterBuiltinLoaders(loaders);
+  const auto docs = loaders.Get("hellaswag")(
+      R"({"activity_label":"Making a cake","ctx_a":"A woman mixes flour.","ctx_b":"she THEN","endings":["adds [step] eggs  now.","bakes [title] it."],"label":"1"})"
+      "\n",
+      "hellaswag_val.jsonl");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0]["query"], "Making a cake: A woman mixes flour. She then");
+  EXPECT_EQ(docs[0]["choices"], nlohmann::json({"adds eggs now.", "bakes. it."}));
+  EXPECT_EQ(docs[0]["label"], 1);
 }
 
 TEST(FileIoTest, ReadsGzipAndBzip2FromSharedData) {
