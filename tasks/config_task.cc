@@ -190,7 +190,20 @@ std::vector<std::string> ConfigTask::Choices(const Document& doc) const {
   return choices;
 }
 
+std::optional<int> ConfigTask::MultipleInputGold(const Document& doc) const {
+  if (request_type_ != RequestType::kLoglikelihood) return std::nullopt;
+  const nlohmann::json value = doc_to_text_.Evaluate(doc, vars_);
+  if (!value.is_number_integer()) return std::nullopt;
+  return value.get<int>();
+}
+
 int ConfigTask::TargetIndex(const Document& doc) const {
+  // lm-eval's multiple-input tasks (WinoGrande): doc_to_text gives the gold index.
+  if (auto gold = MultipleInputGold(doc)) {
+    if (*gold < 0 || static_cast<size_t>(*gold) >= Choices(doc).size())
+      throw SampleError("gold index " + std::to_string(*gold) + " out of range");
+    return *gold;
+  }
   // lm-eval: a rendered target that is all digits is an index into the choices;
   // otherwise it is looked up among them.
   const std::string target = PyStr(doc_to_target_.Evaluate(doc, vars_));
@@ -208,7 +221,14 @@ int ConfigTask::TargetIndex(const Document& doc) const {
 
 std::string ConfigTask::TargetText(const Document& doc) const {
   if (choice_list_.empty() && !choice_field_) return PyStr(doc_to_target_.Evaluate(doc, vars_));
+  if (MultipleInputGold(doc)) return PyStr(doc_to_target_.Evaluate(doc, vars_));
   return Choices(doc).at(static_cast<size_t>(TargetIndex(doc)));
+}
+
+std::string ConfigTask::QuestionText(const Document& doc) const {
+  // In a multiple-input example the text is the correct choice (lm-eval's sampler).
+  if (auto gold = MultipleInputGold(doc)) return Choices(doc).at(static_cast<size_t>(TargetIndex(doc)));
+  return RenderText(doc_to_text_, doc);
 }
 
 std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot, int draws_per_doc) {
@@ -246,7 +266,7 @@ std::string ConfigTask::FewshotText(const std::vector<size_t>& shots) {
   std::string text;
   for (size_t shot : shots) {
     const Document& example = FewshotDocs()[shot];
-    text += RenderText(doc_to_text_, example);
+    text += QuestionText(example);
     const std::string target = TargetText(example);
     if (!target.empty()) text += target_delimiter_ + target + fewshot_delimiter_;
   }
@@ -254,14 +274,13 @@ std::string ConfigTask::FewshotText(const std::vector<size_t>& shots) {
 }
 
 // lm-eval's ConfigurableTask.fewshot_context (v0.4.8), for string prompts.
-std::string ConfigTask::BuildContext(size_t doc_index, const PromptOptions& options) {
+std::string ConfigTask::BuildContext(size_t doc_index, const PromptOptions& options, const std::string& question) {
   const Document& doc = eval_docs_[doc_index];
   const std::string description = description_ ? description_->Render(doc, vars_) : std::string();
   std::string system_prompt = description;
   if (options.system_instruction)
     system_prompt = description.empty() ? *options.system_instruction
                                         : *options.system_instruction + fewshot_delimiter_ + description;
-  const std::string question = RenderText(doc_to_text_, doc);
   if (!options.chat_template) {
     // Plain text: the random sampler's draws are consumed one per document.
     return system_prompt + FewshotText(FewshotIndices(doc_index, options.num_fewshot)) + question;
@@ -272,7 +291,7 @@ std::string ConfigTask::BuildContext(size_t doc_index, const PromptOptions& opti
     if (options.fewshot_as_multiturn) {
       for (size_t shot : FewshotIndices(doc_index, options.num_fewshot)) {
         const Document& example = FewshotDocs()[shot];
-        messages.push_back({"user", RenderText(doc_to_text_, example)});
+        messages.push_back({"user", QuestionText(example)});
         messages.push_back({"assistant", TargetText(example)});
       }
     } else {
@@ -290,26 +309,35 @@ std::string ConfigTask::BuildContext(size_t doc_index, const PromptOptions& opti
 std::vector<Request> ConfigTask::BuildRequests(size_t doc_index, const PromptOptions& options) {
   if (doc_index >= eval_docs_.size()) throw InternalError("document index out of range in " + name_);
   const Document& doc = eval_docs_[doc_index];
-  const std::string context = BuildContext(doc_index, options);
   std::vector<Request> requests;
   if (request_type_ == RequestType::kLoglikelihood) {
     // Under a chat template lm-eval drops the target delimiter: the answer
     // follows the assistant header directly.
     const std::string delimiter = options.chat_template ? "" : target_delimiter_;
     const auto choices = Choices(doc);
+    // Multiple input (WinoGrande): one context per choice, one shared
+    // continuation. FewshotIndices is a function of the document index, so
+    // every choice's context holds the same examples.
+    const bool multiple_input = MultipleInputGold(doc).has_value();
+    const std::string shared_context = multiple_input ? "" : BuildContext(doc_index, options, RenderText(doc_to_text_, doc));
     for (size_t i = 0; i < choices.size(); ++i) {
       Request request;
       request.type = RequestType::kLoglikelihood;
       request.origin = {name_, static_cast<int64_t>(doc_index), static_cast<int>(i)};
-      request.context = context;
-      request.continuation = delimiter + choices[i];
+      if (multiple_input) {
+        request.context = BuildContext(doc_index, options, choices[i]);
+        request.continuation = delimiter + PyStr(doc_to_target_.Evaluate(doc, vars_));
+      } else {
+        request.context = shared_context;
+        request.continuation = delimiter + choices[i];
+      }
       requests.push_back(std::move(request));
     }
   } else {
     Request request;
     request.type = RequestType::kGenerateUntil;
     request.origin = {name_, static_cast<int64_t>(doc_index), 0};
-    request.context = context;
+    request.context = BuildContext(doc_index, options, RenderText(doc_to_text_, doc));
     request.until = until_;
     request.max_gen_toks = max_gen_toks_;
     requests.push_back(std::move(request));

@@ -50,7 +50,10 @@ class ConfigTask : public Task {
   std::string RenderText(const PromptTemplate& tmpl, const Document& doc) const;
   // The few-shot examples as one string: text + delimiter + target + fewshot delimiter each.
   std::string FewshotText(const std::vector<size_t>& shots);
-  std::string BuildContext(size_t doc_index, const PromptOptions& options);
+  std::string BuildContext(size_t doc_index, const PromptOptions& options, const std::string& question);
+  // lm-eval's multiple-input mode: doc_to_text yields the gold index (an int).
+  std::optional<int> MultipleInputGold(const Document& doc) const;
+  std::string QuestionText(const Document& doc) const;  // a shot's question text
   std::string TargetText(const Document& doc) const;   // the target as it appears in a shot
   int TargetIndex(const Document& doc) const;          // multiple choice gold
   std::vector<std::string> Choices(const Document& doc) const;

@@ -5,6 +5,7 @@
 #include "core/errors.h"
 #include "core/file_io.h"
 #include "core/text.h"
+#include "tasks/template.h"
 
 namespace llada {
 
@@ -280,6 +281,39 @@ std::vector<Document> LoadHellaswag(const std::string& bytes, const std::string&
   return docs;
 }
 
+// WinoGrande for lm-eval's partial scoring, {contexts: [2], continuation,
+// gold}: from the original jsonl ({sentence, option1, option2, answer "1"|"2"},
+// as lm-eval's partial_context/partial_target cut it at the "_"), or from
+// llm-foundry's {context_options, continuation, gold}.
+std::vector<Document> LoadWinogrande(const std::string& bytes, const std::string& file_name) {
+  std::vector<Document> docs;
+  size_t row = 0;
+  for (const Document& original : LoadJsonl(bytes, file_name)) {
+    const std::string where = "line " + std::to_string(++row);
+    if (original.contains("context_options")) {
+      if (!original.contains("continuation") || !original.contains("gold"))
+        throw UserError::InFile(file_name, where, "expected context_options, continuation and gold");
+      docs.push_back({{"contexts", original.at("context_options")},
+                      {"continuation", original.at("continuation")},
+                      {"gold", original.at("gold")}});
+      continue;
+    }
+    for (const char* field : {"sentence", "option1", "option2", "answer"})
+      if (!original.contains(field)) throw UserError::InFile(file_name, where + ": " + std::string(field), "missing field");
+    const std::string sentence = original.at("sentence");
+    const size_t blank = sentence.find('_');
+    if (blank == std::string::npos) throw UserError::InFile(file_name, where + ": sentence", "no '_' blank");
+    const std::string answer = PyStr(original.at("answer"));
+    if (answer != "1" && answer != "2") throw UserError::InFile(file_name, where + ": answer", "expected \"1\" or \"2\"");
+    const std::string prefix = sentence.substr(0, blank);
+    docs.push_back({{"contexts", {prefix + original.at("option1").get<std::string>(),
+                                  prefix + original.at("option2").get<std::string>()}},
+                    {"continuation", PyStrip(sentence.substr(blank + 1))},
+                    {"gold", answer == "1" ? 0 : 1}});
+  }
+  return docs;
+}
+
 // CSV with a header row (CMMLU, C-Eval, GPQA): one document per row, keyed by
 // the header's names; an unnamed column (CMMLU's row index) is dropped.
 std::vector<Document> LoadCsvWithHeader(const std::string& bytes, const std::string& file_name) {
@@ -310,6 +344,7 @@ void RegisterBuiltinLoaders(LoaderRegistry& registry) {
   registry.Register("arc_jsonl", LoadArcJsonl);
   registry.Register("csv", LoadCsvWithHeader);
   registry.Register("hellaswag", LoadHellaswag);
+  registry.Register("winogrande", LoadWinogrande);
   registry.Register("piqa_jsonl", LoadPiqaJsonl);
   registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);
 }

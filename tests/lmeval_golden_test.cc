@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "core/py_random.h"
 #include "scorers/metrics.h"
 #include "scorers/registry.h"
 #include "tasks/config_task.h"
@@ -103,6 +104,40 @@ TEST_F(LmEvalGoldenTest, CevalPromptsAreByteIdentical) {
 TEST_F(LmEvalGoldenTest, HellaswagPromptsAreByteIdentical) {
   LLADA_REQUIRE_SHARED();
   CheckPrompts("prompts_hellaswag.jsonl", 20);
+}
+
+// WinoGrande's partial scoring: one context per option, a shared continuation.
+TEST_F(LmEvalGoldenTest, WinograndeZeroShotPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_winogrande_0shot.jsonl", 10);
+}
+
+// 5-shot: lm-eval's examples come from winogrande_xl train (not available
+// here), so the golden contexts hold placeholders. What can be checked: the
+// question part and continuation of every request, and that our sampler,
+// given lm-eval's pool size, draws lm-eval's indices for the first 100 docs.
+TEST_F(LmEvalGoldenTest, WinograndeFiveShotQuestionsAndDrawsMatchLmEval) {
+  LLADA_REQUIRE_SHARED();
+  auto task = LoadTask("winogrande");
+  PromptOptions options;
+  options.num_fewshot = 5;
+  for (const auto& record : Golden("prompts_winogrande.jsonl")) {
+    const auto requests = task->BuildRequests(record.at("doc_index").get<size_t>(), options);
+    const Request& request = requests.at(record.at("idx").get<size_t>());
+    const std::string golden = record.at("context");
+    const std::string question = golden.substr(golden.rfind("\n\n") + 2);
+    EXPECT_EQ(request.context.substr(request.context.rfind("\n\n") + 2), question);
+    EXPECT_EQ(std::count(request.context.begin(), request.context.end(), '\n'), 10);  // 5 examples, "\n\n" after each
+    EXPECT_EQ(request.continuation, record.at("continuation").get<std::string>());
+  }
+  std::ifstream in(SharedDir() / "golden" / "lmeval" / "fewshot_draws.json");
+  const nlohmann::json draws = nlohmann::json::parse(in).at("tasks").at("winogrande/winogrande");
+  PyRandom rng(1234);
+  for (const auto& expected : draws.at("draws")) {
+    std::vector<size_t> drawn;
+    for (uint64_t i : rng.SampleIndices(draws.at("pool_size").get<uint64_t>(), 6)) drawn.push_back(i);
+    EXPECT_EQ(drawn, expected.get<std::vector<size_t>>());
+  }
 }
 
 TEST_F(LmEvalGoldenTest, TruthfulQaPromptsAreByteIdentical) {

@@ -97,6 +97,26 @@ TEST(LoadersTest, HellaswagOriginalJsonlIsProcessedAsLmEval) {
   EXPECT_EQ(docs[0]["label"], 1);
 }
 
+// WinoGrande's original jsonl, cut at the blank as lm-eval's partial_context /
+// partial_target do.
+TEST(LoadersTest, WinograndeOriginalJsonlIsCutAtTheBlank) {
+  LoaderRegistry loaders;
+  RegisterBuiltinLoaders(loaders);
+  const auto docs = loaders.Get("winogrande")(
+      R"({"sentence":"Sarah was a better surgeon than Maria so _ always got the easier cases.","option1":"Sarah","option2":"Maria","answer":"2"})"
+      "\n",
+      "dev.jsonl");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0]["contexts"], nlohmann::json({"Sarah was a better surgeon than Maria so Sarah",
+                                                  "Sarah was a better surgeon than Maria so Maria"}));
+  EXPECT_EQ(docs[0]["continuation"], "always got the easier cases.");
+  EXPECT_EQ(docs[0]["gold"], 1);
+  EXPECT_NE(testing::UserErrorOf([&] {
+              loaders.Get("winogrande")(R"({"sentence":"no blank","option1":"a","option2":"b","answer":"1"})", "dev.jsonl");
+            }).find("no '_' blank"),
+            std::string::npos);
+}
+
 TEST(FileIoTest, ReadsGzipAndBzip2FromSharedData) {
   LLADA_REQUIRE_SHARED();
   const std::string train = ReadInputFile(testing::SharedDir() / "data" / "gsm8k" / "train.jsonl.gz");
