@@ -148,7 +148,12 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
     if (!status.found)
       throw UserError::InFile(status.path.string(), "", "data file for task " + name_ + " (split '" + split +
                                                             "') not found; see `llada-eval tasks` for the layout");
-    const std::string loader = config_.at("dataset").value("loader", "jsonl");
+    // A split may name its own loader (BBH's few-shot prompts are text files).
+    const auto& dataset = config_.at("dataset");
+    std::string loader = dataset.value("loader", "jsonl");
+    if (dataset.contains("split_loaders") && dataset.at("split_loaders").contains(split))
+      loader = PromptTemplate(dataset.at("split_loaders").at(split).get<std::string>(), origin_ + ": split_loaders")
+                   .Render({}, vars_);
     const std::string password = config_.at("dataset").value("archive_password", "");
     std::vector<Document> docs =
         loaders_.Get(loader)(ReadInputFile(status.path, password), status.path.string());

@@ -314,6 +314,52 @@ std::vector<Document> LoadWinogrande(const std::string& bytes, const std::string
   return docs;
 }
 
+// BIG-Bench Hard's task files: {"canary", "examples": [{input, target}]}.
+std::vector<Document> LoadBbhJson(const std::string& bytes, const std::string& file_name) {
+  const Document parsed = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("examples") || !parsed.at("examples").is_array())
+    throw UserError::InFile(file_name, "examples", "expected a JSON object with an \"examples\" list");
+  std::vector<Document> docs;
+  for (size_t i = 0; i < parsed.at("examples").size(); ++i) {
+    const auto& example = parsed.at("examples")[i];
+    if (!example.contains("input") || !example.contains("target"))
+      throw UserError::InFile(file_name, "examples[" + std::to_string(i) + "]", "expected input and target");
+    docs.push_back({{"input", example.at("input")}, {"target", example.at("target")}});
+  }
+  return docs;
+}
+
+// BIG-Bench Hard's cot-prompts/<task>.txt: a canary line, "-----", the task
+// description, then "Q: <input>\nA: <answer>" examples separated by blank
+// lines. Produces lm-eval's fewshot_config.samples ({input, target}). lm-eval's
+// YAMLs take the whole answer as the target ("Let's think step by step.\n..."),
+// except boolean_expressions.yaml, whose targets start after that lead line:
+// `skip_lead` reproduces it.
+std::vector<Document> ParseBbhCotPrompt(const std::string& bytes, const std::string& file_name, bool skip_lead) {
+  const std::string separator = "-----\n", answer = "\nA: ", lead = "Let's think step by step.\n";
+  const size_t start = bytes.find(separator);
+  if (start == std::string::npos) throw UserError::InFile(file_name, "", "no '-----' line after the canary");
+  const std::string body = PyRStrip(bytes.substr(start + separator.size()));
+  std::vector<Document> docs;
+  size_t pos = body.find("\n\nQ: ");
+  while (pos != std::string::npos) {
+    const size_t begin = pos + 5;  // after "\n\nQ: "
+    const size_t next = body.find("\n\nQ: ", begin);
+    const std::string example = body.substr(begin, next == std::string::npos ? std::string::npos : next - begin);
+    const std::string where = "example " + std::to_string(docs.size() + 1);
+    const size_t cut = example.find(answer);
+    if (cut == std::string::npos) throw UserError::InFile(file_name, where, "no \"A: \" line");
+    std::string target = example.substr(cut + answer.size());
+    if (skip_lead) {
+      if (!StartsWith(target, lead)) throw UserError::InFile(file_name, where, "the answer does not start with \"" + lead + "\"");
+      target = target.substr(lead.size());
+    }
+    docs.push_back({{"input", example.substr(0, cut)}, {"target", target}});
+    pos = next;
+  }
+  return docs;
+}
+
 // CSV with a header row (CMMLU, C-Eval, GPQA): one document per row, keyed by
 // the header's names; an unnamed column (CMMLU's row index) is dropped.
 std::vector<Document> LoadCsvWithHeader(const std::string& bytes, const std::string& file_name) {
@@ -344,6 +390,13 @@ void RegisterBuiltinLoaders(LoaderRegistry& registry) {
   registry.Register("arc_jsonl", LoadArcJsonl);
   registry.Register("csv", LoadCsvWithHeader);
   registry.Register("hellaswag", LoadHellaswag);
+  registry.Register("bbh_json", LoadBbhJson);
+  registry.Register("bbh_cot_prompt", [](const std::string& bytes, const std::string& file_name) {
+    return ParseBbhCotPrompt(bytes, file_name, /*skip_lead=*/false);
+  });
+  registry.Register("bbh_cot_prompt_after_lead", [](const std::string& bytes, const std::string& file_name) {
+    return ParseBbhCotPrompt(bytes, file_name, /*skip_lead=*/true);
+  });
   registry.Register("winogrande", LoadWinogrande);
   registry.Register("piqa_jsonl", LoadPiqaJsonl);
   registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);

@@ -140,6 +140,35 @@ TEST_F(LmEvalGoldenTest, WinograndeFiveShotQuestionsAndDrawsMatchLmEval) {
   }
 }
 
+// The 27 BBH subtasks, 3-shot chain of thought from cot-prompts/.
+TEST_F(LmEvalGoldenTest, BbhPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_bbh.jsonl", 135);
+}
+
+// lm-eval's lookaround regex, rewritten for RE2, extracts what lm-eval
+// extracted, and exact_match scores as it scored.
+TEST_F(LmEvalGoldenTest, BbhAnswerExtractionAndScoresMatchLmEval) {
+  LLADA_REQUIRE_SHARED();
+  std::map<std::string, std::unique_ptr<Task>> tasks;
+  const auto records = Golden("scoring_bbh.jsonl");
+  ASSERT_GE(records.size(), 20u);
+  for (const auto& record : records) {
+    const std::string name = record.at("task");
+    if (!tasks.count(name)) tasks[name] = LoadTask(name);
+    Response response;
+    response.text = record.at("output").get<std::string>();
+    const DocumentScore score = tasks[name]->Score(record.at("doc_index").get<size_t>(), {response});
+    EXPECT_EQ(score.target, record.at("gold").get<std::string>());
+    ASSERT_EQ(score.outcomes.size(), 1u);
+    const std::string where = name + " " + record.at("case").get<std::string>();
+    EXPECT_EQ(score.outcomes[0].answer, record.at("extracted").at("get-answer").get<std::string>()) << where;
+    EXPECT_EQ(score.outcomes[0].metrics.at("exact_match"),
+              record.at("score").at("get-answer").at("exact_match").get<double>())
+        << where;
+  }
+}
+
 TEST_F(LmEvalGoldenTest, TruthfulQaPromptsAreByteIdentical) {
   LLADA_REQUIRE_SHARED();
   CheckPrompts("prompts_truthfulqa_mc1.jsonl", 24);
