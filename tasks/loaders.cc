@@ -4,6 +4,7 @@
 
 #include "core/errors.h"
 #include "core/file_io.h"
+#include "core/py_random.h"
 #include "core/text.h"
 #include "tasks/template.h"
 
@@ -382,6 +383,37 @@ std::vector<Document> LoadCsvWithHeader(const std::string& bytes, const std::str
   return docs;
 }
 
+// GPQA's CSV through lm-eval's gpqa utils.process_docs: the four answers
+// (preprocessed as HellaSwag's) shuffled by one module-level
+// random.Random(42), document after document in file order; the gold is the
+// letter where the correct answer landed. The original columns stay.
+std::vector<Document> LoadGpqaCsv(const std::string& bytes, const std::string& file_name) {
+  std::vector<Document> docs = LoadCsvWithHeader(bytes, file_name);
+  PyRandom rng(42);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    Document& doc = docs[i];
+    for (const char* field : {"Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3"})
+      if (!doc.contains(field)) throw UserError::InFile(file_name, "row " + std::to_string(i + 2) + ": " + field, "missing column");
+    const std::vector<std::string> answers = {
+        HellaswagPreprocess(doc["Incorrect Answer 1"]), HellaswagPreprocess(doc["Incorrect Answer 2"]),
+        HellaswagPreprocess(doc["Incorrect Answer 3"]), HellaswagPreprocess(doc["Correct Answer"])};
+    std::vector<uint64_t> order = {0, 1, 2, 3};
+    rng.Shuffle(order);
+    size_t correct = 0;
+    for (size_t slot = 0; slot < 4; ++slot) {
+      doc["choice" + std::to_string(slot + 1)] = answers[order[slot]];
+    }
+    // choices.index(correct): the first slot holding the correct answer's text.
+    for (size_t slot = 0; slot < 4; ++slot)
+      if (answers[order[slot]] == answers[3]) {
+        correct = slot;
+        break;
+      }
+    doc["answer"] = std::string("(") + static_cast<char>('A' + correct) + ")";
+  }
+  return docs;
+}
+
 }  // namespace
 
 void RegisterBuiltinLoaders(LoaderRegistry& registry) {
@@ -398,6 +430,7 @@ void RegisterBuiltinLoaders(LoaderRegistry& registry) {
     return ParseBbhCotPrompt(bytes, file_name, /*skip_lead=*/true);
   });
   registry.Register("winogrande", LoadWinogrande);
+  registry.Register("gpqa_csv", LoadGpqaCsv);
   registry.Register("piqa_jsonl", LoadPiqaJsonl);
   registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);
 }

@@ -135,3 +135,24 @@ TEST(FileIoTest, MissingAndCorruptFilesAreUserErrors) {
 
 }  // namespace
 }  // namespace llada
+
+namespace llada {
+namespace {
+
+// Archive members are read in memory; an encrypted one needs its password.
+TEST(FileIoTest, ReadsZipMembersAndEncryptedOnesWithTheirPassword) {
+  LLADA_REQUIRE_SHARED();
+  const auto data = testing::SharedDir() / "data";
+  const std::string csv = ReadInputFile(data / "ceval" / "ceval-exam.zip#val/computer_network_val.csv");
+  EXPECT_EQ(csv.rfind("id,question,A,B,C,D,answer", 0), 0u);
+  const auto gpqa = data / "gpqa" / "gpqa_dataset_repacked.zip#dataset/gpqa_main.csv";
+  EXPECT_NE(testing::UserErrorOf([&] { ReadInputFile(gpqa); }).find("encrypted"), std::string::npos);
+  EXPECT_NE(testing::UserErrorOf([&] { ReadInputFile(gpqa, "wrong-password"); }).find("gpqa_main.csv"), std::string::npos);
+  EXPECT_GT(ReadInputFile(gpqa, "deserted-untie-orchid").size(), 100000u);
+  EXPECT_NE(testing::UserErrorOf([&] { ReadInputFile(data / "ceval" / "ceval-exam.zip#val/nothing.csv"); })
+                .find("no such member"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace llada
