@@ -1,5 +1,7 @@
 #include "scorers/metrics.h"
 
+#include "scorers/math_answer.h"
+
 #include <cmath>
 
 #include "core/errors.h"
@@ -44,6 +46,10 @@ double TruthfulQaMc2Metric::Compute(const ChoiceOutcome& outcome) const {
   for (size_t i = 0; i < outcome.loglikelihoods.size(); ++i)
     (i < split ? p_true : p_false) += std::exp(outcome.loglikelihoods[i]);
   return p_true / (p_true + p_false);
+}
+
+double MinervaMathMetric::Compute(const std::string& prediction, const std::string& reference) const {
+  return MathAnswersEquivalent(NormalizeFinalAnswer(GetUnnormalizedAnswer(prediction)), reference) ? 1.0 : 0.0;
 }
 
 ExactMatchMetric::ExactMatchMetric(const std::vector<std::string>& regexes_to_ignore, bool ignore_case,

@@ -35,6 +35,13 @@ class TextMetric {
   virtual double Compute(const std::string& prediction, const std::string& reference) const = 0;
 };
 
+// minerva_math's process_results: the answer after "Final Answer: The final
+// answer is", normalised, is_equiv to the (normalised) gold.
+class MinervaMathMetric : public TextMetric {
+ public:
+  double Compute(const std::string& prediction, const std::string& reference) const override;
+};
+
 // np.argmax: the first index of the maximum.
 size_t ArgMax(const std::vector<double>& values);
 

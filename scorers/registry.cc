@@ -61,7 +61,8 @@ std::unique_ptr<ChoiceMetric> ScorerRegistry::BuildChoiceMetric(const nlohmann::
 
 std::unique_ptr<TextMetric> ScorerRegistry::BuildTextMetric(const nlohmann::json& entry,
                                                             const std::string& origin) const {
-  return Lookup(text_metrics_, entry.at("metric").get<std::string>(), "metric", origin)(entry, origin);
+  const std::string function = entry.value("function", entry.at("metric").get<std::string>());
+  return Lookup(text_metrics_, function, "metric", origin)(entry, origin);
 }
 
 void RegisterBuiltinScorers(ScorerRegistry& registry) {
@@ -75,6 +76,9 @@ void RegisterBuiltinScorers(ScorerRegistry& registry) {
   });
   registry.RegisterChoiceMetric("acc", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<AccuracyMetric>();
+  });
+  registry.RegisterTextMetric("minerva_math", [](const nlohmann::json&, const std::string&) {
+    return std::make_unique<MinervaMathMetric>();
   });
   registry.RegisterChoiceMetric("mc2", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<TruthfulQaMc2Metric>();

@@ -157,6 +157,20 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
     const std::string password = config_.at("dataset").value("archive_password", "");
     std::vector<Document> docs =
         loaders_.Get(loader)(ReadInputFile(status.path, password), status.path.string());
+    // dataset.where: keep the documents whose fields equal the (templated)
+    // values -- one MATH subject out of the whole test file.
+    if (dataset.contains("where")) {
+      std::vector<Document> kept;
+      for (auto& doc : docs) {
+        bool keep = true;
+        for (auto it = dataset.at("where").begin(); it != dataset.at("where").end(); ++it)
+          keep = keep && doc.contains(it.key()) &&
+                 PyStr(doc.at(it.key())) ==
+                     PromptTemplate(it.value().get<std::string>(), origin_ + ": dataset.where").Render({}, vars_);
+        if (keep) kept.push_back(std::move(doc));
+      }
+      docs = std::move(kept);
+    }
     if (docs.empty()) throw UserError::InFile(status.path.string(), "", "no documents in file");
     return docs;
   }
@@ -172,6 +186,10 @@ void ConfigTask::Load(const std::filesystem::path& data_dir) {
 }
 
 const std::vector<Document>& ConfigTask::FewshotDocs() {
+  if (!fewshot_docs_ && config_.contains("fewshot_config") && config_.at("fewshot_config").contains("samples")) {
+    // lm-eval's fewshot_config.samples: a fixed list of examples in the config.
+    fewshot_docs_ = config_.at("fewshot_config").at("samples").get<std::vector<Document>>();
+  }
   if (!fewshot_docs_) {
     if (!fewshot_split_) throw UserError::InFile(origin_, "fewshot_split", "task " + name_ + " has no few-shot split");
     fewshot_docs_ = *fewshot_split_ == test_split_ ? eval_docs_ : LoadSplit(*fewshot_split_, data_dir_);
@@ -244,8 +262,9 @@ std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot
   // document itself can be dropped.
   const uint64_t n = static_cast<uint64_t>(num_fewshot) + (fewshot_split_ && *fewshot_split_ == test_split_ ? 1 : 0);
   if (n > pool.size())
-    throw UserError(name_ + ": " + std::to_string(num_fewshot) + " few-shot examples requested but the '" +
-                    *fewshot_split_ + "' split has only " + std::to_string(pool.size()));
+    throw UserError(name_ + ": " + std::to_string(num_fewshot) + " few-shot examples requested but " +
+                    (fewshot_split_ ? "the '" + *fewshot_split_ + "' split" : std::string("its fixed sample list")) +
+                    " has only " + std::to_string(pool.size()));
   std::vector<uint64_t> drawn;
   if (sampler_ == "first_n") {
     for (uint64_t i = 0; i < n; ++i) drawn.push_back(i);

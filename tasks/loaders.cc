@@ -6,6 +6,7 @@
 #include "core/file_io.h"
 #include "core/py_random.h"
 #include "core/text.h"
+#include "scorers/math_answer.h"
 #include "tasks/template.h"
 
 namespace llada {
@@ -361,6 +362,21 @@ std::vector<Document> ParseBbhCotPrompt(const std::string& bytes, const std::str
   return docs;
 }
 
+// MATH's jsonl ({problem, level, type, solution}) through lm-eval's
+// minerva_math process_docs: answer = normalize_final_answer(remove_boxed(
+// last_boxed_only_string(solution))).
+std::vector<Document> LoadMathJsonl(const std::string& bytes, const std::string& file_name) {
+  std::vector<Document> docs = LoadJsonl(bytes, file_name);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (!docs[i].contains("problem") || !docs[i].contains("solution"))
+      throw UserError::InFile(file_name, "line " + std::to_string(i + 1), "expected problem and solution");
+    const auto boxed = LastBoxedOnlyString(docs[i]["solution"].get<std::string>());
+    if (!boxed) throw UserError::InFile(file_name, "line " + std::to_string(i + 1) + ": solution", "no \\boxed answer");
+    docs[i]["answer"] = NormalizeFinalAnswer(RemoveBoxed(*boxed));
+  }
+  return docs;
+}
+
 // CSV with a header row (CMMLU, C-Eval, GPQA): one document per row, keyed by
 // the header's names; an unnamed column (CMMLU's row index) is dropped.
 std::vector<Document> LoadCsvWithHeader(const std::string& bytes, const std::string& file_name) {
@@ -431,6 +447,7 @@ void RegisterBuiltinLoaders(LoaderRegistry& registry) {
   });
   registry.Register("winogrande", LoadWinogrande);
   registry.Register("gpqa_csv", LoadGpqaCsv);
+  registry.Register("math_jsonl", LoadMathJsonl);
   registry.Register("piqa_jsonl", LoadPiqaJsonl);
   registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);
 }

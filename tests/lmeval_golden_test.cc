@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 
 #include "core/hashing.h"
 #include "core/py_random.h"
+#include "scorers/math_answer.h"
 #include "scorers/metrics.h"
 #include "scorers/registry.h"
 #include "tasks/config_task.h"
@@ -204,6 +206,48 @@ TEST_F(LmEvalGoldenTest, GpqaPromptsHashesAndDrawsMatchLmEval) {
   ASSERT_NE(config_task, nullptr);
   for (size_t i = 0; i < draws.at("selected").size(); ++i)
     EXPECT_EQ(config_task->FewshotIndices(i, 5), draws.at("selected")[i].get<std::vector<size_t>>()) << "doc " << i;
+}
+
+// minerva_math: 4 fixed Minerva examples; the documents are one subject's
+// share of the MATH test file.
+TEST_F(LmEvalGoldenTest, MinervaMathPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_minerva_math.jsonl", 35);
+}
+
+// minerva_math scoring: answer extraction and normalisation must equal
+// lm-eval's exactly; the C++ equivalence check stands in for sympy, and its
+// verdicts must agree on every golden case except the listed known classes.
+TEST_F(LmEvalGoldenTest, MinervaMathScoringMatchesLmEval) {
+  LLADA_REQUIRE_SHARED();
+  std::map<std::string, std::unique_ptr<Task>> tasks;
+  const auto records = Golden("scoring_minerva_math.jsonl");
+  ASSERT_GE(records.size(), 50u);
+  size_t agree = 0;
+  std::vector<std::string> disagreements;
+  for (const auto& record : records) {
+    const std::string name = record.at("task");
+    if (!tasks.count(name)) tasks[name] = LoadTask(name);
+    const std::string output = record.at("output");
+    const std::string where = name + " doc " + record.at("doc_index").dump() + " (" + record.at("case").get<std::string>() + ")";
+    EXPECT_EQ(GetUnnormalizedAnswer(output), record.at("unnormalized_answer").get<std::string>()) << where;
+    EXPECT_EQ(NormalizeFinalAnswer(GetUnnormalizedAnswer(output)), record.at("normalized_answer").get<std::string>()) << where;
+    Response response;
+    response.text = output;
+    const DocumentScore score = tasks[name]->Score(record.at("doc_index").get<size_t>(), {response});
+    EXPECT_EQ(score.target, record.at("normalized_gold").get<std::string>()) << where;
+    const double expected = record.at("score").at("none").at("exact_match").get<double>();
+    if (score.outcomes.at(0).metrics.at("exact_match") == expected) {
+      ++agree;
+    } else {
+      disagreements.push_back(where + ": '" + record.at("normalized_answer").get<std::string>() + "' vs '" +
+                              record.at("normalized_gold").get<std::string>() + "', sympy says " +
+                              std::to_string(static_cast<int>(expected)));
+    }
+  }
+  for (const auto& line : disagreements) std::cout << "[ minerva  ] disagrees with sympy: " << line << "\n";
+  std::cout << "[ minerva  ] agreement with sympy's is_equiv: " << agree << "/" << records.size() << "\n";
+  EXPECT_EQ(agree, records.size());
 }
 
 TEST_F(LmEvalGoldenTest, TruthfulQaPromptsAreByteIdentical) {

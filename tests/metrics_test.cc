@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "core/errors.h"
+#include "scorers/math_answer.h"
 #include "scorers/metrics.h"
 
 namespace llada {
@@ -50,6 +52,44 @@ TEST(MetricsTest, GroupAggregationWeightsBySizeAndPoolsStderr) {
   // pooled_sample_stderr: ((3*0.0625*4) + (1*0.25*2)) / (6-2) = 0.3125; sqrt(0.3125/6)
   EXPECT_NEAR(*weighted.stderr_value, std::sqrt(0.3125 / 6.0), 1e-15);
   EXPECT_DOUBLE_EQ(AggregateSubtasks(parts, false).value, 0.625);
+}
+
+}  // namespace
+}  // namespace llada
+
+namespace llada {
+namespace {
+
+// lm-eval's minerva normalisation on hand-made answers (beyond the goldens).
+TEST(MinervaMathTest, NormalisationFollowsLmEval) {
+  EXPECT_EQ(NormalizeFinalAnswer("x = \\frac12"), "\\frac{1}{2}");
+  EXPECT_EQ(NormalizeFinalAnswer("\\sqrt2"), "\\sqrt{2}");
+  EXPECT_EQ(NormalizeFinalAnswer("100,000"), "100000");
+  EXPECT_EQ(NormalizeFinalAnswer("1,2,3"), "123");  // lm-eval drops every comma when only digits remain
+  EXPECT_EQ(NormalizeFinalAnswer("5\\text{ cm}"), "5");
+  EXPECT_EQ(NormalizeFinalAnswer("\\boxed{7}"), "7");
+  EXPECT_EQ(NormalizeFinalAnswer("$\\textbf{12}$ dollars"), "12");
+  EXPECT_EQ(RemoveBoxed(*LastBoxedOnlyString("so \\boxed{\\frac{1}{2}} and then \\boxed{3}")), "3");
+  EXPECT_EQ(RemoveBoxed(*LastBoxedOnlyString("so $\\boxed 5$.")), "5");
+  EXPECT_FALSE(LastBoxedOnlyString("no box").has_value());
+  EXPECT_FALSE(LastBoxedOnlyString("\\boxed{unclosed").has_value());
+  EXPECT_THROW(RemoveBoxed("\\fbox{3}"), SampleError);
+  EXPECT_EQ(GetUnnormalizedAnswer("Final Answer: The final answer is $4$. I hope it is correct."), "$4$");
+  EXPECT_EQ(GetUnnormalizedAnswer("no final answer"), "[invalidanswer]");
+}
+
+TEST(MinervaMathTest, EquivalenceStandsInForSympy) {
+  EXPECT_TRUE(MathAnswersEquivalent("0.5", "\\frac{1}{2}"));
+  EXPECT_TRUE(MathAnswersEquivalent("2\\sqrt{2}", "\\sqrt{8}"));
+  EXPECT_TRUE(MathAnswersEquivalent("\\dfrac{\\pi}{2}", "\\frac{\\pi}{2}"));
+  EXPECT_TRUE(MathAnswersEquivalent("2x+x", "3x"));
+  EXPECT_TRUE(MathAnswersEquivalent("x^2-1", "(x-1)(x+1)"));
+  EXPECT_TRUE(MathAnswersEquivalent("\\sqrt[3]{27}", "3"));
+  EXPECT_FALSE(MathAnswersEquivalent("0.333", "\\frac{1}{3}"));
+  EXPECT_FALSE(MathAnswersEquivalent("x^2", "2x"));
+  EXPECT_FALSE(MathAnswersEquivalent("[2,5)", "[2,5)"));  // sympy cannot parse intervals
+  EXPECT_FALSE(MathAnswersEquivalent(".5", ".5"));
+  EXPECT_TRUE(MathAnswersEquivalent("-4,-2,1", "-4,5"));  // sympy reads the leading expression only
 }
 
 }  // namespace
