@@ -482,6 +482,7 @@ TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::st
       try {
         const DocumentScore score = task.Score(planned.doc_indices[d], responses);
         sample.target = score.target;
+        sample.error = score.error;
         for (const auto& outcome : score.outcomes) {
           sample.filtered[outcome.filter] = outcome.answer;
           for (const auto& [metric, value] : outcome.metrics) {

@@ -48,6 +48,19 @@ double TruthfulQaMc2Metric::Compute(const ChoiceOutcome& outcome) const {
   return p_true / (p_true + p_false);
 }
 
+double ContainsMetric::Compute(const std::string& prediction, const std::string& reference) const {
+  return prediction.find(reference) != std::string::npos ? 1.0 : 0.0;
+}
+
+double PassAtK(int n, int c, int k) {
+  if (n <= 0 || c < 0 || c > n || k <= 0 || k > n) throw InternalError("pass@k: need 0 <= c <= n and 0 < k <= n");
+  if (n - c < k) return 1.0;
+  // 1 - prod_{i=n-c+1}^{n} (1 - k / i), as numpy computes it (stable).
+  double none_pass = 1.0;
+  for (int i = n - c + 1; i <= n; ++i) none_pass *= 1.0 - static_cast<double>(k) / i;
+  return 1.0 - none_pass;
+}
+
 double MinervaMathMetric::Compute(const std::string& prediction, const std::string& reference) const {
   return MathAnswersEquivalent(NormalizeFinalAnswer(GetUnnormalizedAnswer(prediction)), reference) ? 1.0 : 0.0;
 }

@@ -42,6 +42,16 @@ class MinervaMathMetric : public TextMetric {
   double Compute(const std::string& prediction, const std::string& reference) const override;
 };
 
+// eval_reverse.py's score: 1 when the reference occurs in the output.
+class ContainsMetric : public TextMetric {
+ public:
+  double Compute(const std::string& prediction, const std::string& reference) const override;
+};
+
+// pass@k's unbiased estimator (Chen et al. 2021, as lm-eval's code_eval):
+// 1 - C(n - c, k) / C(n, k) for n samples of which c pass.
+double PassAtK(int n, int c, int k);
+
 // np.argmax: the first index of the maximum.
 size_t ArgMax(const std::vector<double>& values);
 

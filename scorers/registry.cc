@@ -77,6 +77,21 @@ void RegisterBuiltinScorers(ScorerRegistry& registry) {
   registry.RegisterChoiceMetric("acc", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<AccuracyMetric>();
   });
+  registry.RegisterTextMetric("contains", [](const nlohmann::json&, const std::string&) {
+    return std::make_unique<ContainsMetric>();
+  });
+  // Code tasks score by running the assembled program; that needs the
+  // sandboxed executor, which is not built yet. Each document then records
+  // why it has no score (the program itself is its filtered answer).
+  registry.RegisterTextMetric("pass@1", [](const nlohmann::json&, const std::string&) {
+    struct NeedsExecutor : TextMetric {
+      double Compute(const std::string&, const std::string&) const override {
+        throw SampleError("pass@1 needs the sandboxed code executor, which this build does not have yet; "
+                          "the assembled program is stored as the sample's filtered answer");
+      }
+    };
+    return std::make_unique<NeedsExecutor>();
+  });
   registry.RegisterTextMetric("minerva_math", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<MinervaMathMetric>();
   });

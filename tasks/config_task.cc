@@ -71,6 +71,14 @@ ConfigTask::ConfigTask(const nlohmann::json& config, const nlohmann::json& task_
     throw UserError::InFile(where, "doc_to_choice", "required for multiple_choice tasks");
   }
 
+  // Our extension for targets that differ in few-shot examples (lm-eval writes
+  // them as Jinja conditionals on `is_fewshot` / `few_shot`).
+  if (config.contains("doc_to_target_fewshot"))
+    doc_to_target_fewshot_.emplace(RequiredString(config, "doc_to_target_fewshot", where), where + ": doc_to_target_fewshot");
+  // Code tasks: the program to execute, the model's output as `completion`.
+  if (config.contains("program"))
+    program_.emplace(RequiredString(config, "program", where), where + ": program");
+
   // Our extension for lm-eval's process_results_mc2: per-choice truth labels.
   if (config.contains("doc_to_labels"))
     doc_to_labels_.emplace(RequiredString(config, "doc_to_labels", where), where + ": doc_to_labels");
@@ -171,6 +179,15 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
       }
       docs = std::move(kept);
     }
+    // dataset.split_rows: a split that is a row range of one file, [begin, end)
+    // in file order (MBPP's test split is task_ids 11-510 of mbpp.jsonl).
+    if (dataset.contains("split_rows") && dataset.at("split_rows").contains(split)) {
+      const auto rows = dataset.at("split_rows").at(split).get<std::vector<size_t>>();
+      if (rows.size() != 2 || rows[0] > rows[1] || rows[1] > docs.size())
+        throw UserError::InFile(status.path.string(), "dataset.split_rows." + split,
+                                "expected [begin, end] within the file's " + std::to_string(docs.size()) + " rows");
+      docs = std::vector<Document>(docs.begin() + static_cast<long>(rows[0]), docs.begin() + static_cast<long>(rows[1]));
+    }
     if (docs.empty()) throw UserError::InFile(status.path.string(), "", "no documents in file");
     return docs;
   }
@@ -242,6 +259,12 @@ int ConfigTask::TargetIndex(const Document& doc) const {
   throw SampleError("target '" + target + "' is not one of the choices");
 }
 
+std::string ConfigTask::ShotTarget(const Document& example) const {
+  // lm-eval's "{% if is_fewshot is defined %}...{% else %}...{% endif %}" targets.
+  if (doc_to_target_fewshot_) return doc_to_target_fewshot_->Render(example, vars_);
+  return TargetText(example);
+}
+
 std::string ConfigTask::TargetText(const Document& doc) const {
   if (choice_list_.empty() && !choice_field_) return PyStr(doc_to_target_.Evaluate(doc, vars_));
   if (MultipleInputGold(doc)) return PyStr(doc_to_target_.Evaluate(doc, vars_));
@@ -291,7 +314,7 @@ std::string ConfigTask::FewshotText(const std::vector<size_t>& shots) {
   for (size_t shot : shots) {
     const Document& example = FewshotDocs()[shot];
     text += QuestionText(example);
-    const std::string target = TargetText(example);
+    const std::string target = ShotTarget(example);
     if (!target.empty()) text += target_delimiter_ + target + fewshot_delimiter_;
   }
   return text;
@@ -316,7 +339,7 @@ std::string ConfigTask::BuildContext(size_t doc_index, const PromptOptions& opti
       for (size_t shot : FewshotIndices(doc_index, options.num_fewshot)) {
         const Document& example = FewshotDocs()[shot];
         messages.push_back({"user", QuestionText(example)});
-        messages.push_back({"assistant", TargetText(example)});
+        messages.push_back({"assistant", ShotTarget(example)});
       }
     } else {
       messages.push_back({"user", FewshotText(FewshotIndices(doc_index, options.num_fewshot, /*draws_per_doc=*/2))});
@@ -403,8 +426,18 @@ DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& r
       FilterOutcome result;
       result.filter = filter->name();
       result.answer = filter->Run(texts);
-      for (const auto& metric : metrics_)
-        result.metrics[metric.reported.metric] = metric.text->Compute(result.answer, score.target);
+      if (program_) {
+        Document with_completion = doc;
+        with_completion["completion"] = result.answer;
+        result.answer = program_->Render(with_completion, vars_);
+      }
+      for (const auto& metric : metrics_) {
+        try {
+          result.metrics[metric.reported.metric] = metric.text->Compute(result.answer, score.target);
+        } catch (const SampleError& e) {
+          score.error = e.what();
+        }
+      }
       score.outcomes.push_back(std::move(result));
     }
   }

@@ -54,7 +54,8 @@ class ConfigTask : public Task {
   // lm-eval's multiple-input mode: doc_to_text yields the gold index (an int).
   std::optional<int> MultipleInputGold(const Document& doc) const;
   std::string QuestionText(const Document& doc) const;  // a shot's question text
-  std::string TargetText(const Document& doc) const;   // the target as it appears in a shot
+  std::string TargetText(const Document& doc) const;   // the document's target
+  std::string ShotTarget(const Document& example) const;  // the target as it appears in a shot
   int TargetIndex(const Document& doc) const;          // multiple choice gold
   std::vector<std::string> Choices(const Document& doc) const;
   std::vector<Document> LoadSplit(const std::string& split, const std::filesystem::path& data_dir) const;
@@ -81,6 +82,8 @@ class ConfigTask : public Task {
   PromptTemplate doc_to_target_;
   std::vector<PromptTemplate> choice_list_;      // doc_to_choice as a list of templates
   std::optional<PromptTemplate> doc_to_labels_;  // per-choice truth labels (TruthfulQA mc2)
+  std::optional<PromptTemplate> doc_to_target_fewshot_;  // a shot's target, when it differs
+  std::optional<PromptTemplate> program_;                // code tasks: program from `completion`
   std::optional<PromptTemplate> choice_field_;   // doc_to_choice as "{{choices}}"
   std::vector<std::string> until_;
   std::optional<int> max_gen_toks_;

@@ -377,6 +377,18 @@ std::vector<Document> LoadMathJsonl(const std::string& bytes, const std::string&
   return docs;
 }
 
+// A JSON array of objects (the reversal-poem couplets).
+std::vector<Document> LoadJsonArray(const std::string& bytes, const std::string& file_name) {
+  const Document parsed = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_array()) throw UserError::InFile(file_name, "", "expected a JSON array");
+  std::vector<Document> docs;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    if (!parsed[i].is_object()) throw UserError::InFile(file_name, "[" + std::to_string(i) + "]", "expected an object");
+    docs.push_back(parsed[i]);
+  }
+  return docs;
+}
+
 // CSV with a header row (CMMLU, C-Eval, GPQA): one document per row, keyed by
 // the header's names; an unnamed column (CMMLU's row index) is dropped.
 std::vector<Document> LoadCsvWithHeader(const std::string& bytes, const std::string& file_name) {
@@ -448,6 +460,7 @@ void RegisterBuiltinLoaders(LoaderRegistry& registry) {
   registry.Register("winogrande", LoadWinogrande);
   registry.Register("gpqa_csv", LoadGpqaCsv);
   registry.Register("math_jsonl", LoadMathJsonl);
+  registry.Register("json_array", LoadJsonArray);
   registry.Register("piqa_jsonl", LoadPiqaJsonl);
   registry.Register("truthfulqa_mc_json", LoadTruthfulQaMcJson);
 }

@@ -30,6 +30,9 @@ struct FilterOutcome {
 struct DocumentScore {
   std::string target;  // printable gold answer
   std::vector<FilterOutcome> outcomes;
+  // Set when a metric could not be computed (its value is then absent); the
+  // outcomes, e.g. a code task's assembled program, are still recorded.
+  std::string error;
 };
 
 // How a document's prompt is assembled (lm-eval's fewshot_context arguments).

@@ -8,6 +8,7 @@
 
 #include "core/hashing.h"
 #include "core/py_random.h"
+#include "core/text.h"
 #include "scorers/math_answer.h"
 #include "scorers/metrics.h"
 #include "scorers/registry.h"
@@ -248,6 +249,68 @@ TEST_F(LmEvalGoldenTest, MinervaMathScoringMatchesLmEval) {
   for (const auto& line : disagreements) std::cout << "[ minerva  ] disagrees with sympy: " << line << "\n";
   std::cout << "[ minerva  ] agreement with sympy's is_equiv: " << agree << "/" << records.size() << "\n";
   EXPECT_EQ(agree, records.size());
+}
+
+TEST_F(LmEvalGoldenTest, HumanevalAndMbppPromptsAreByteIdentical) {
+  LLADA_REQUIRE_SHARED();
+  CheckPrompts("prompts_humaneval.jsonl", 5);
+  CheckPrompts("prompts_mbpp.jsonl", 5);
+}
+
+// Program assembly as lm-eval's code_eval sees it: HumanEval's prompt +
+// completion + "\n" + test + check(entry_point); MBPP's completion + tests.
+TEST_F(LmEvalGoldenTest, CodeTasksAssembleProgramsAndTheirGold) {
+  LLADA_REQUIRE_SHARED();
+  auto humaneval = LoadTask("humaneval");
+  Response response;
+  response.text = "    return True\n";
+  const DocumentScore score = humaneval->Score(0, {response});
+  const std::string& program = score.outcomes.at(0).answer;
+  EXPECT_EQ(program.rfind("from typing import List\n\n\ndef has_close_elements", 0), 0u) << program;
+  EXPECT_NE(program.find("    \"\"\"\n    return True\n\n\n\nMETADATA"), std::string::npos) << program;
+  EXPECT_TRUE(EndsWith(program, "\ncheck(has_close_elements)")) << program;
+  EXPECT_EQ(score.target, Golden("prompts_humaneval.jsonl")[0].at("gold").get<std::string>());
+  // Without the sandbox executor the document records why it has no score.
+  EXPECT_EQ(score.outcomes.at(0).metrics.count("pass@1"), 0u);
+  EXPECT_NE(score.error.find("sandbox"), std::string::npos) << score.error;
+
+  auto mbpp = LoadTask("mbpp");
+  response.text = "def remove_Occ(s,ch):\n  return s\n";
+  const DocumentScore mbpp_score = mbpp->Score(0, {response});
+  EXPECT_EQ(mbpp_score.target, Golden("prompts_mbpp.jsonl")[0].at("gold").get<std::string>());
+  EXPECT_TRUE(EndsWith(mbpp_score.outcomes.at(0).answer, "\nassert remove_Occ(\"PHP\",\"P\") == \"H\""))
+      << mbpp_score.outcomes.at(0).answer;
+}
+
+// tests/data/task_cases.jsonl: document -> rendered request -> model output ->
+// extraction -> score, on real documents (see tests/data/README.md).
+TEST_F(LmEvalGoldenTest, TaskCasesFromTheDataFile) {
+  LLADA_REQUIRE_SHARED();
+  std::map<std::string, std::unique_ptr<Task>> tasks;
+  size_t checked = 0;
+  for (const auto& line : ReadLines(SourceDir() / "tests" / "data" / "task_cases.jsonl")) {
+    const auto record = nlohmann::json::parse(line);
+    const std::string name = record.at("task");
+    if (!tasks.count(name)) tasks[name] = LoadTask(name);
+    const size_t doc = record.at("doc_index");
+    const std::string where = name + " doc " + std::to_string(doc) + ": " + record.at("output").get<std::string>();
+    PromptOptions options;
+    options.num_fewshot = tasks[name]->default_num_fewshot();
+    const std::string context = tasks[name]->BuildRequests(doc, options).at(0).context;
+    if (record.contains("context")) EXPECT_EQ(context, record.at("context").get<std::string>()) << where;
+    if (record.contains("context_suffix")) EXPECT_TRUE(EndsWith(context, record.at("context_suffix").get<std::string>())) << where;
+    Response response;
+    response.text = record.at("output");
+    const DocumentScore score = tasks[name]->Score(doc, {response});
+    const auto outcome = std::find_if(score.outcomes.begin(), score.outcomes.end(),
+                                      [&](const FilterOutcome& o) { return o.filter == record.at("filter"); });
+    ASSERT_NE(outcome, score.outcomes.end()) << where;
+    if (record.contains("extracted")) EXPECT_EQ(outcome->answer, record.at("extracted").get<std::string>()) << where;
+    for (const auto& [metric, value] : record.at("metrics").items())
+      EXPECT_EQ(outcome->metrics.at(metric), value.get<double>()) << where << " (" << metric << ")";
+    ++checked;
+  }
+  EXPECT_GE(checked, 15u);
 }
 
 TEST_F(LmEvalGoldenTest, TruthfulQaPromptsAreByteIdentical) {
