@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -486,6 +487,10 @@ TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::st
         for (const auto& outcome : score.outcomes) {
           sample.filtered[outcome.filter] = outcome.answer;
           for (const auto& [metric, value] : outcome.metrics) {
+            if (!std::isfinite(value)) {  // never let a NaN into a mean
+              sample.error = metric + " is not a number for this document";
+              continue;
+            }
             sample.metrics[metric + "," + outcome.filter] = value;
             values[{outcome.filter, metric}].push_back(value);
           }
@@ -512,7 +517,17 @@ TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::st
     record.metric = reported.metric;
     record.num_fewshot = planned.num_fewshot;
     record.higher_is_better = reported.higher_is_better;
-    AddMetric(record, MeanAggregate(values[{reported.filter, reported.metric}]), index, &report);
+    // No document produced this metric (all failed, e.g. code without an
+    // executor): there is no value to report; the samples say why.
+    const auto& scored = values[{reported.filter, reported.metric}];
+    if (scored.empty()) {  // listed in the report as N/A (n = 0), not stored
+      record.task = report.name;
+      record.version = report.version;
+      record.n = 0;
+      report.metrics.push_back(record);
+      continue;
+    }
+    AddMetric(record, MeanAggregate(scored), index, &report);
   }
   return report;
 }

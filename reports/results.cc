@@ -32,7 +32,7 @@ std::string FormatResultsTable(const RunReport& report) {
     for (const auto& metric : task.metrics) {
       rows.push_back({first ? DisplayName(task) : "", first ? std::to_string(task.version) : "",
                       metric.filter, first ? std::to_string(task.num_fewshot) : "", metric.metric,
-                      metric.higher_is_better ? "↑" : "↓", FormatNumber(metric.value), "±",
+                      metric.higher_is_better ? "↑" : "↓", metric.n > 0 ? FormatNumber(metric.value) : "N/A", "±",
                       metric.stderr_value ? FormatNumber(*metric.stderr_value) : "N/A"});
       first = false;
     }
@@ -76,7 +76,7 @@ nlohmann::json BuildResultsJson(const RunReport& report) {
     nlohmann::json entry = {{"alias", DisplayName(task)}};
     for (const auto& metric : task.metrics) {
       const std::string suffix = "," + metric.filter;
-      entry[metric.metric + suffix] = metric.value;
+      entry[metric.metric + suffix] = metric.n > 0 ? nlohmann::json(metric.value) : nlohmann::json(nullptr);
       entry[metric.metric + "_stderr" + suffix] =
           metric.stderr_value ? nlohmann::json(*metric.stderr_value) : nlohmann::json("N/A");
       higher_is_better[task.name][metric.metric] = metric.higher_is_better;

@@ -566,5 +566,40 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
   EXPECT_NE(bad.err.find("must be a multiple of block_length"), std::string::npos) << bad.err;
 }
 
+// The fifteen evaluations end to end with the tiny LLaDA checkpoint: every
+// task renders, runs, scores and reports (code tasks list pass@1 as N/A and
+// say why per document until the sandbox exists). 0-shot keeps the byte-level
+// tiny tokenizer's prompts short enough for CI.
+TEST(TorchCliAllTasksTest, EveryEvaluationRunsEndToEndOnTheTinyModel) {
+  LLADA_REQUIRE_SHARED();
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "llada";
+  ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
+  const auto out = tmp.path() / "out";
+  const std::string tasks =
+      "mmlu,bbh,arc_challenge,hellaswag,truthfulqa_mc1,truthfulqa_mc2,winogrande,piqa,gsm8k,minerva_math,"
+      "gpqa_main_n_shot,humaneval,mbpp,cmmlu,ceval-valid,reversal_poem";
+  const auto result = testing::RunCli({"--model", model.string(), "--tasks", tasks, "--limit", "1", "--shots", "0",
+                                       "--data-dir", (testing::SharedDir() / "data").string(), "--output",
+                                       out.string(), "--log-samples", "--model-args",
+                                       "mc_num=2,mc_batch_size=2,gen_length=8,steps=8,block_length=8"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto results = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(out)));
+  for (const char* group : {"mmlu", "bbh_cot_fewshot", "minerva_math", "cmmlu", "ceval-valid"})
+    EXPECT_TRUE(results["groups"].contains(group) || results["results"].contains(group)) << group;
+  for (const char* leaf : {"arc_challenge", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "winogrande", "piqa",
+                           "gsm8k", "gpqa_main_n_shot", "reversal_poem_forward", "reversal_poem_reversal"}) {
+    ASSERT_TRUE(results["results"].contains(leaf)) << leaf;
+    for (const auto& [key, value] : results["results"][leaf].items())
+      if (key.find(",") != std::string::npos && key.find("stderr") == std::string::npos)
+        EXPECT_TRUE(value.is_number()) << leaf << " " << key;
+  }
+  EXPECT_TRUE(results["results"]["humaneval"]["pass@1,create_test"].is_null());
+  EXPECT_NE(result.out.find("|humaneval"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("2 documents failed"), std::string::npos) << result.err;  // humaneval, mbpp
+  const auto sample = nlohmann::json::parse(testing::ReadLines(out / "samples_mbpp.jsonl").at(0));
+  EXPECT_NE(sample["error"].get<std::string>().find("sandbox"), std::string::npos) << sample.dump();
+}
+
 }  // namespace
 }  // namespace llada

@@ -313,6 +313,47 @@ TEST_F(LmEvalGoldenTest, TaskCasesFromTheDataFile) {
   EXPECT_GE(checked, 15u);
 }
 
+// Replaying the gold answer, written as a model would write it, scores 1 on
+// every document of the generative tasks whose gold can be an output (GSM8K's
+// full split is replayed through the CLI in cli_test). MATH: lm-eval's own
+// is_equiv rejects golds sympy cannot parse (intervals, tuples, ...), so the
+// replay is measured, not required to be 1.
+TEST_F(LmEvalGoldenTest, ReplayingGoldAnswersScoresOne) {
+  LLADA_REQUIRE_SHARED();
+  size_t documents = 0;
+  for (const auto& name : registry_.TaskNames()) {
+    const bool bbh = name.rfind("bbh_cot_fewshot_", 0) == 0, poem = name.rfind("reversal_poem_", 0) == 0;
+    if (!bbh && !poem) continue;
+    auto task = LoadTask(name);
+    for (size_t doc = 0; doc < task->NumDocs(); ++doc) {
+      Response response;
+      response.text = "gold";
+      const std::string target = task->Score(doc, {response}).target;
+      response.text = bbh ? "Let's think step by step. So the answer is " + target + "." : target;
+      const DocumentScore score = task->Score(doc, {response});
+      for (const auto& [metric, value] : score.outcomes.at(0).metrics) EXPECT_EQ(value, 1.0) << name << " doc " << doc;
+      ++documents;
+    }
+  }
+  EXPECT_EQ(documents, 6511u + 2 * 469u);  // BBH's 27 subtasks, both poem directions
+  size_t math_docs = 0, math_ones = 0;
+  for (const auto& name : registry_.TaskNames()) {
+    if (name.rfind("minerva_math_", 0) != 0) continue;
+    auto task = LoadTask(name);
+    for (size_t doc = 0; doc < task->NumDocs(); ++doc) {
+      Response response;
+      response.text = "gold";
+      const std::string target = task->Score(doc, {response}).target;
+      response.text = "Final Answer: The final answer is $" + target + "$. I hope it is correct.";
+      math_ones += task->Score(doc, {response}).outcomes.at(0).metrics.at("exact_match") == 1.0;
+      ++math_docs;
+    }
+  }
+  EXPECT_EQ(math_docs, 5000u);
+  std::cout << "[ minerva  ] gold replay: " << math_ones << "/" << math_docs << " score 1\n";
+  EXPECT_GE(math_ones, 4000u);
+}
+
 TEST_F(LmEvalGoldenTest, TruthfulQaPromptsAreByteIdentical) {
   LLADA_REQUIRE_SHARED();
   CheckPrompts("prompts_truthfulqa_mc1.jsonl", 24);
