@@ -187,25 +187,20 @@ class LatexParser {
     return base;
   }
 
-  // The one-character argument of "x^2": a digit or a letter.
+  // The one-character argument of "x^2": a digit, a letter or \pi.
   NodePtr SingleAtom() {
     Skip();
-    if (pos_ >= text_.size()) throw ParseFailure();
-    const char c = text_[pos_];
-    if (std::isdigit(static_cast<unsigned char>(c))) {
-      ++pos_;
-      auto node = Make(Node::kNumber);
-      node->value = c - '0';
-      return node;
-    }
-    if (std::isalpha(static_cast<unsigned char>(c))) {
-      ++pos_;
-      auto node = Make(Node::kSymbol);
-      node->symbol = c;
-      return node;
-    }
-    if (Peek("\\pi")) return Primary();
+    if (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) return Number(pos_ + 1);
+    if (pos_ < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[pos_])) || Peek("\\pi"))) return Primary();
     throw ParseFailure();
+  }
+
+  // The number text_[pos_, end).
+  NodePtr Number(size_t end) {
+    auto node = Make(Node::kNumber);
+    node->value = std::stod(text_.substr(pos_, end - pos_));
+    pos_ = end;
+    return node;
   }
 
   NodePtr Group(const char* open, const char* close) {
@@ -229,10 +224,7 @@ class LatexParser {
         ++end;
         while (end < text_.size() && std::isdigit(static_cast<unsigned char>(text_[end]))) ++end;
       }
-      auto node = Make(Node::kNumber);
-      node->value = std::stod(text_.substr(pos_, end - pos_));
-      pos_ = end;
-      return node;
+      return Number(end);
     }
     if (std::isalpha(static_cast<unsigned char>(c))) {
       ++pos_;
