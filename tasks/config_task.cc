@@ -452,9 +452,13 @@ nlohmann::json ConfigTask::Describe() const {
 }
 
 nlohmann::json ConfigTask::FewshotInfo() const {
-  return {{"sampler", sampler_},
-          {"split", fewshot_split_ ? nlohmann::json(*fewshot_split_) : nlohmann::json(nullptr)},
-          {"seed", fewshot_seed_}};
+  nlohmann::json info = {{"sampler", sampler_},
+                         {"split", fewshot_split_ ? nlohmann::json(*fewshot_split_) : nlohmann::json(nullptr)},
+                         {"seed", fewshot_seed_}};
+  if (config_.contains("fewshot_config") && config_.at("fewshot_config").contains("samples")) info["split"] = "samples";
+  // Where the upstream few-shot split is missing here and another stands in.
+  if (config_.contains("fewshot_fallback")) info["fallback"] = config_.at("fewshot_fallback");
+  return info;
 }
 
 }  // namespace llada
