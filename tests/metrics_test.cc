@@ -94,3 +94,19 @@ TEST(MinervaMathTest, EquivalenceStandsInForSympy) {
 
 }  // namespace
 }  // namespace llada
+
+namespace llada {
+namespace {
+
+// Chen et al.'s unbiased estimator: 1 - C(n-c, k) / C(n, k).
+TEST(PassAtKTest, UnbiasedEstimator) {
+  EXPECT_NEAR(PassAtK(10, 3, 1), 0.3, 1e-12);
+  EXPECT_NEAR(PassAtK(10, 3, 5), 1.0 - 21.0 / 252.0, 1e-12);  // C(7,5) / C(10,5)
+  EXPECT_EQ(PassAtK(10, 0, 5), 0.0);
+  EXPECT_EQ(PassAtK(5, 5, 1), 1.0);
+  EXPECT_EQ(PassAtK(10, 8, 5), 1.0);  // fewer than k failures: some draw always passes
+  EXPECT_THROW(PassAtK(3, 4, 1), InternalError);
+}
+
+}  // namespace
+}  // namespace llada
