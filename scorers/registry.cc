@@ -1,6 +1,7 @@
 #include "scorers/registry.h"
 
 #include "core/errors.h"
+#include "scorers/code_execution.h"
 #include "core/text.h"
 #include "scorers/builtin_filters.h"
 
@@ -80,17 +81,10 @@ void RegisterBuiltinScorers(ScorerRegistry& registry) {
   registry.RegisterTextMetric("contains", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<ContainsMetric>();
   });
-  // Code tasks score by running the assembled program; that needs the
-  // sandboxed executor, which is not built yet. Each document then records
-  // why it has no score (the program itself is its filtered answer).
-  registry.RegisterTextMetric("pass@1", [](const nlohmann::json&, const std::string&) {
-    struct NeedsExecutor : TextMetric {
-      double Compute(const std::string&, const std::string&) const override {
-        throw SampleError("pass@1 needs the sandboxed code executor, which this build does not have yet; "
-                          "the assembled program is stored as the sample's filtered answer");
-      }
-    };
-    return std::make_unique<NeedsExecutor>();
+  // Code tasks: the assembled program runs in the bubblewrap sandbox.
+  auto sandbox = std::make_shared<SandboxRunner>();
+  registry.RegisterTextMetric("pass@1", [sandbox](const nlohmann::json&, const std::string&) {
+    return std::make_unique<PassAtOneMetric>(sandbox);
   });
   registry.RegisterTextMetric("minerva_math", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<MinervaMathMetric>();

@@ -1,0 +1,77 @@
+// Running untrusted, model-written programs (HumanEval, MBPP).
+//
+// An Executor runs one Python program and returns a verdict. The bubblewrap
+// executor puts every job in fresh pid/net/ipc/uts/user namespaces with a
+// cleared environment, read-only /usr, a size-limited tmpfs as the only
+// writable place, rlimits (address space, CPU, processes, file size, open
+// files, no core) and a dedicated unprivileged uid per worker slot; a wall
+// clock kills the whole sandbox. A program passes only if it exits 0 *and*
+// prints the job's nonce after it ran (an early sys.exit(0) is a failure).
+// Design and threat model: ../shared/spec/sandbox.md section 4.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llada {
+
+enum class Verdict { kPass, kFail, kTimeout, kCpuLimit, kMemory, kOutputLimit, kSandboxError };
+std::string VerdictName(Verdict verdict);  // "PASS", "FAIL", "TIMEOUT", ...
+
+struct ExecLimits {
+  double wall_seconds = 10.0;
+  int cpu_seconds = 10;
+  int64_t memory_bytes = int64_t{1} << 30;     // RLIMIT_AS
+  int64_t tmpfs_bytes = int64_t{64} << 20;     // the only writable place, /tmp
+  int64_t output_bytes = int64_t{1} << 20;     // stdout and stderr each (RLIMIT_FSIZE)
+  int max_processes = 64;                      // RLIMIT_NPROC for the slot's uid
+  int max_open_files = 64;
+};
+
+struct ExecJob {
+  std::string program;  // Python source
+  ExecLimits limits;
+};
+
+struct ExecResult {
+  Verdict verdict = Verdict::kSandboxError;
+  int exit_code = -1;         // bwrap's exit status (128 + signal when killed by one)
+  double wall_seconds = 0.0;
+  std::string stderr_head;    // the first KiB of stderr
+  std::string detail;         // why, for verdicts other than PASS/FAIL
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual std::string Name() const = 0;
+  // `slot` picks the worker's uid and scratch directory: jobs that run at the
+  // same time must use different slots.
+  virtual ExecResult Run(const ExecJob& job, int slot) = 0;
+};
+
+// What the machine allows; a failure is an infrastructure error, never a
+// failing sample.
+struct SandboxProbe {
+  bool ok = false;
+  std::string detail;  // what is missing, or the bwrap version
+};
+
+struct BwrapOptions {
+  int uid_base = 64000;       // slot i runs as uid/gid uid_base + i
+  std::string python = "/usr/bin/python3";
+  std::string scratch_root;   // default: $TMPDIR or /tmp
+};
+
+std::unique_ptr<Executor> MakeBwrapExecutor(const BwrapOptions& options = {});
+
+// Runs a trivial program in the sandbox and reports whether it passed.
+SandboxProbe ProbeSandbox(Executor& executor);
+
+// Runs every job on `workers` slots in parallel (a bounded pool pulling from a
+// shared queue); results in job order.
+std::vector<ExecResult> RunAll(Executor& executor, const std::vector<ExecJob>& jobs, int workers);
+
+}  // namespace llada
