@@ -277,6 +277,8 @@ class BwrapExecutor : public Executor {
 
 }  // namespace
 
+int DefaultSandboxUidBase() { return 200000 + (static_cast<int>(::getpid()) % 100000) * 64; }
+
 std::unique_ptr<Executor> MakeBwrapExecutor(const BwrapOptions& options) {
   return std::make_unique<BwrapExecutor>(options);
 }

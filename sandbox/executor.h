@@ -59,8 +59,13 @@ struct SandboxProbe {
   std::string detail;  // what is missing, or the bwrap version
 };
 
+// Each harness process takes its own block of 64 uids (from its pid), so two
+// runs (or parallel test processes) never share a slot's uid: the end-of-job
+// cleanup kills everything of that uid, and RLIMIT_NPROC counts per uid.
+int DefaultSandboxUidBase();
+
 struct BwrapOptions {
-  int uid_base = 64000;       // slot i runs as uid/gid uid_base + i
+  int uid_base = DefaultSandboxUidBase();  // slot i runs as uid/gid uid_base + i (when root)
   std::string python = "/usr/bin/python3";
   std::string scratch_root;   // default: $TMPDIR or /tmp
 };

@@ -127,7 +127,7 @@ except OSError:
 }
 
 TEST_F(SandboxTest, BombsAndParentKillersAreContained) {
-  const uid_t slot_uid = 64000 + 3;
+  const uid_t slot_uid = static_cast<uid_t>(DefaultSandboxUidBase() + 3);
   const ExecResult bomb = Run(R"(
 import os
 while True:
