@@ -589,9 +589,11 @@ TEST(TorchCliAllTasksTest, EveryEvaluationRunsEndToEndOnTheTinyModel) {
   for (const char* leaf : {"arc_challenge", "hellaswag", "truthfulqa_mc1", "truthfulqa_mc2", "winogrande", "piqa",
                            "gsm8k", "gpqa_main_n_shot", "reversal_poem_forward", "reversal_poem_reversal"}) {
     ASSERT_TRUE(results["results"].contains(leaf)) << leaf;
-    for (const auto& [key, value] : results["results"][leaf].items())
-      if (key.find(",") != std::string::npos && key.find("stderr") == std::string::npos)
+    for (const auto& [key, value] : results["results"][leaf].items()) {
+      if (key.find(",") != std::string::npos && key.find("stderr") == std::string::npos) {
         EXPECT_TRUE(value.is_number()) << leaf << " " << key;
+      }
+    }
   }
   EXPECT_TRUE(results["results"]["humaneval"]["pass@1,create_test"].is_number());  // run in the sandbox
   // Missing upstream few-shot splits and what stands in are in the run's metadata.

@@ -301,15 +301,21 @@ TEST_F(LmEvalGoldenTest, TaskCasesFromTheDataFile) {
     PromptOptions options;
     options.num_fewshot = tasks[name]->default_num_fewshot();
     const std::string context = tasks[name]->BuildRequests(doc, options).at(0).context;
-    if (record.contains("context")) EXPECT_EQ(context, record.at("context").get<std::string>()) << where;
-    if (record.contains("context_suffix")) EXPECT_TRUE(EndsWith(context, record.at("context_suffix").get<std::string>())) << where;
+    if (record.contains("context")) {
+      EXPECT_EQ(context, record.at("context").get<std::string>()) << where;
+    }
+    if (record.contains("context_suffix")) {
+      EXPECT_TRUE(EndsWith(context, record.at("context_suffix").get<std::string>())) << where;
+    }
     Response response;
     response.text = record.at("output");
     const DocumentScore score = tasks[name]->Score(doc, {response});
     const auto outcome = std::find_if(score.outcomes.begin(), score.outcomes.end(),
                                       [&](const FilterOutcome& o) { return o.filter == record.at("filter"); });
     ASSERT_NE(outcome, score.outcomes.end()) << where;
-    if (record.contains("extracted")) EXPECT_EQ(outcome->answer, record.at("extracted").get<std::string>()) << where;
+    if (record.contains("extracted")) {
+      EXPECT_EQ(outcome->answer, record.at("extracted").get<std::string>()) << where;
+    }
     for (const auto& [metric, value] : record.at("metrics").items())
       EXPECT_EQ(outcome->metrics.at(metric), value.get<double>()) << where << " (" << metric << ")";
     ++checked;

@@ -138,10 +138,14 @@ while True:
 )", Quick(), 3);
   EXPECT_NE(bomb.verdict, Verdict::kPass);
   EXPECT_NE(bomb.verdict, Verdict::kSandboxError) << bomb.detail;
-  if (::geteuid() == 0) EXPECT_EQ(ProcessesOf(slot_uid), 0);
+  if (::geteuid() == 0) {
+    EXPECT_EQ(ProcessesOf(slot_uid), 0);
+  }
   const ExecResult daemon = Run("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n", Quick(), 3);
   EXPECT_EQ(daemon.verdict, Verdict::kPass);
-  if (::geteuid() == 0) EXPECT_EQ(ProcessesOf(slot_uid), 0);  // the double-forked sleeper died with the job
+  if (::geteuid() == 0) {
+    EXPECT_EQ(ProcessesOf(slot_uid), 0);  // the double-forked sleeper died with the job
+  }
   for (const char* killer : {"import os\nos.kill(os.getppid(), 9)\n", "import os\nos.killpg(0, 9)\n",
                              "import os\nos.kill(-1, 9)\n"}) {
     const ExecResult result = Run(killer);

@@ -226,8 +226,11 @@ TEST(LladaAlgorithmsTest, PackedEstimatesEqualOneAtATime) {
       const double alone = LladaLogLikelihood(*model, queries[i].prefix, queries[i].target, options, &standard_error);
       EXPECT_NEAR(packed[i].loglikelihood, alone, 2e-6 * std::abs(alone)) << "query " << i << " cfg " << cfg;
       EXPECT_NEAR(packed[i].standard_error, standard_error, 1e-5 * std::max(1.0, standard_error)) << "query " << i;
-      if (queries[i].target.size() == 1) EXPECT_EQ(packed[i].standard_error, 0.0);
-      else EXPECT_GT(packed[i].standard_error, 0.0);
+      if (queries[i].target.size() == 1) {
+        EXPECT_EQ(packed[i].standard_error, 0.0);
+      } else {
+        EXPECT_GT(packed[i].standard_error, 0.0);
+      }
     }
   }
 }
