@@ -494,6 +494,7 @@ TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::st
             sample.metrics[metric + "," + outcome.filter] = value;
             values[{outcome.filter, metric}].push_back(value);
           }
+          for (const auto& [metric, details] : outcome.details) sample.details[metric + "," + outcome.filter] = details;
         }
       } catch (const SampleError& e) {
         sample.error = e.what();

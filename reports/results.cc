@@ -117,6 +117,7 @@ nlohmann::ordered_json SampleJson(const SampleRecord& sample) {
                                  {"filtered", sample.filtered}, {"metrics", sample.metrics},
                                  {"request_keys", sample.request_keys}};
   if (!sample.error.empty()) line["error"] = sample.error;
+  if (sample.details.is_object() && !sample.details.empty()) line["details"] = sample.details;
   return line;
 }
 

@@ -16,7 +16,7 @@ namespace llada {
 // One executor for the process, probed on first use.
 class SandboxRunner {
  public:
-  ExecResult Run(const std::string& program);
+  ExecResult Run(const ExecJob& job);
 
  private:
   std::mutex mutex_;
@@ -29,6 +29,9 @@ class PassAtOneMetric : public TextMetric {
  public:
   explicit PassAtOneMetric(std::shared_ptr<SandboxRunner> runner) : runner_(std::move(runner)) {}
   double Compute(const std::string& program, const std::string& reference) const override;
+  // Adds the verdict, the limits used and the head of stderr.
+  double ComputeWithDetails(const std::string& program, const std::string& reference,
+                            nlohmann::json* details) const override;
 
  private:
   std::shared_ptr<SandboxRunner> runner_;

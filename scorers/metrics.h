@@ -33,6 +33,13 @@ class TextMetric {
  public:
   virtual ~TextMetric() = default;
   virtual double Compute(const std::string& prediction, const std::string& reference) const = 0;
+  // The same, also describing how the value came about (stored per sample);
+  // `details` is left null by metrics with nothing to add.
+  virtual double ComputeWithDetails(const std::string& prediction, const std::string& reference,
+                                    nlohmann::json* details) const {
+    (void)details;
+    return Compute(prediction, reference);
+  }
 };
 
 // minerva_math's process_results: the answer after "Final Answer: The final

@@ -76,6 +76,11 @@ CREATE TABLE metrics (
   PRIMARY KEY (run_id, task, filter, metric)
 );
 )sql",
+    // Version 2: per-sample details of how metrics were computed (the code
+    // sandbox's verdict, limits and stderr for pass@1).
+    R"sql(
+ALTER TABLE samples ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+)sql",
 };
 
 std::string NowUtc() {
@@ -333,7 +338,7 @@ void Store::PutSamples(int64_t run_id, const std::vector<SampleRecord>& samples)
   Transaction transaction(db_);
   Statement insert(db_,
                    "INSERT OR REPLACE INTO samples (run_id, task, doc_index, target, request_keys, responses, "
-                   "filtered, metrics, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "filtered, metrics, error, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    path_);
   for (const auto& sample : samples) {
     insert.Bind(1, run_id)
@@ -348,6 +353,7 @@ void Store::PutSamples(int64_t run_id, const std::vector<SampleRecord>& samples)
       insert.BindNull(9);
     else
       insert.Bind(9, sample.error);
+    insert.Bind(10, sample.details.is_object() ? sample.details.dump() : std::string("{}"));
     insert.Run();
   }
   transaction.Commit();
@@ -355,7 +361,8 @@ void Store::PutSamples(int64_t run_id, const std::vector<SampleRecord>& samples)
 
 std::vector<SampleRecord> Store::LoadSamples(int64_t run_id, const std::string& task) {
   Statement select(db_,
-                   "SELECT task, doc_index, target, request_keys, responses, filtered, metrics, coalesce(error, '') "
+                   "SELECT task, doc_index, target, request_keys, responses, filtered, metrics, coalesce(error, ''), "
+                   "details "
                    "FROM samples WHERE run_id = ? AND task = ? ORDER BY doc_index",
                    path_);
   select.Bind(1, run_id).Bind(2, task);
@@ -370,6 +377,7 @@ std::vector<SampleRecord> Store::LoadSamples(int64_t run_id, const std::string& 
     sample.filtered = nlohmann::json::parse(select.Text(5));
     sample.metrics = nlohmann::json::parse(select.Text(6));
     sample.error = select.Text(7);
+    sample.details = nlohmann::json::parse(select.Text(8));
     samples.push_back(std::move(sample));
   }
   return samples;

@@ -50,6 +50,7 @@ struct SampleRecord {
   nlohmann::json filtered;      // filter name -> answer
   nlohmann::json metrics;       // "<metric>,<filter>" -> value
   std::string error;            // non-empty when the document could not be scored
+  nlohmann::json details = nlohmann::json::object();  // "<metric>,<filter>" -> how it was computed
 };
 
 struct MetricRecord {

@@ -433,7 +433,9 @@ DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& r
       }
       for (const auto& metric : metrics_) {
         try {
-          result.metrics[metric.reported.metric] = metric.text->Compute(result.answer, score.target);
+          nlohmann::json details;
+          result.metrics[metric.reported.metric] = metric.text->ComputeWithDetails(result.answer, score.target, &details);
+          if (!details.is_null()) result.details[metric.reported.metric] = std::move(details);
         } catch (const SampleError& e) {
           score.error = e.what();
         }

@@ -25,6 +25,7 @@ struct FilterOutcome {
   std::string filter;                      // "none", "strict-match", ...
   std::string answer;                      // the filtered answer
   std::map<std::string, double> metrics;   // metric name -> value for this document
+  std::map<std::string, nlohmann::json> details;  // metric name -> how it was computed (optional)
 };
 
 struct DocumentScore {

@@ -605,6 +605,7 @@ TEST(TorchCliAllTasksTest, EveryEvaluationRunsEndToEndOnTheTinyModel) {
   EXPECT_EQ(result.err.find("documents failed"), std::string::npos) << result.err;
   const auto sample = nlohmann::json::parse(testing::ReadLines(out / "samples_mbpp.jsonl").at(0));
   EXPECT_NE(sample["filtered"]["none"].get<std::string>().find("assert "), std::string::npos) << sample.dump();
+  EXPECT_TRUE(sample["details"]["pass@1,none"].contains("verdict")) << sample.dump();  // the sandbox's verdict
 }
 
 }  // namespace

@@ -276,6 +276,10 @@ TEST_F(LmEvalGoldenTest, CodeTasksAssembleProgramsAndTheirGold) {
   if (!boost::process::search_path("bwrap").empty()) {
     EXPECT_EQ(score.outcomes.at(0).metrics.at("pass@1"), 0.0);
     EXPECT_TRUE(score.error.empty()) << score.error;
+    const auto& details = score.outcomes.at(0).details.at("pass@1");  // stored per sample
+    EXPECT_EQ(details.at("verdict"), "FAIL");
+    EXPECT_NE(details.at("stderr_head").get<std::string>().find("AssertionError"), std::string::npos) << details.dump();
+    EXPECT_EQ(details.at("limits").at("wall_seconds"), 10.0);
   }
 
   auto mbpp = LoadTask("mbpp");

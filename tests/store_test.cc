@@ -46,6 +46,35 @@ TEST(StoreTest, CreatesSchemaAndPersistsAcrossReopen) {
   EXPECT_EQ(store->GetRun(1)->status, "finished");
 }
 
+// A version-1 file (before samples.details) is upgraded on open and keeps its rows.
+TEST(StoreTest, UpgradesAVersionOneFile) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "v1.db";
+  {
+    auto store = Store::Open(path);
+    const int64_t run = store->CreateRun(SomeRun(store->UpsertModel("m1", "replay:x", {}), "h1"));
+    store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"none", "1"}}, {{"exact_match,none", 1.0}}, ""}});
+  }
+  {  // make it a version-1 file again
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE samples DROP COLUMN details; PRAGMA user_version = 1;", nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto store = Store::Open(path);
+  EXPECT_EQ(store->SchemaVersion(), Store::CurrentSchemaVersion());
+  EXPECT_GE(Store::CurrentSchemaVersion(), 2);
+  auto old_rows = store->LoadSamples(1, "gsm8k");
+  ASSERT_EQ(old_rows.size(), 1u);
+  EXPECT_EQ(old_rows[0].details, nlohmann::json::object());
+  SampleRecord with_details{"humaneval", 0, "t", {"k"}, {"out"}, {{"create_test", "prog"}}, {{"pass@1,create_test", 0.0}}, ""};
+  with_details.details = {{"pass@1,create_test", {{"verdict", "TIMEOUT"}}}};
+  store->PutSamples(1, {with_details});
+  EXPECT_EQ(store->LoadSamples(1, "humaneval").at(0).details["pass@1,create_test"]["verdict"], "TIMEOUT");
+}
+
 TEST(StoreTest, RefusesFilesThatAreNotOurStore) {
   testing::TempDir dir;
   testing::WriteFile(dir.path() / "text.db", "this is not sqlite at all, just some words to fill a page......");
