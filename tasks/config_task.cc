@@ -168,13 +168,14 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
     // dataset.where: keep the documents whose fields equal the (templated)
     // values -- one MATH subject out of the whole test file.
     if (dataset.contains("where")) {
+      std::vector<std::pair<std::string, std::string>> wanted;  // field -> rendered value, once per load
+      for (auto it = dataset.at("where").begin(); it != dataset.at("where").end(); ++it)
+        wanted.emplace_back(it.key(), PromptTemplate(it.value().get<std::string>(), origin_ + ": dataset.where")
+                                          .Render({}, vars_));
       std::vector<Document> kept;
       for (auto& doc : docs) {
         bool keep = true;
-        for (auto it = dataset.at("where").begin(); it != dataset.at("where").end(); ++it)
-          keep = keep && doc.contains(it.key()) &&
-                 PyStr(doc.at(it.key())) ==
-                     PromptTemplate(it.value().get<std::string>(), origin_ + ": dataset.where").Render({}, vars_);
+        for (const auto& [field, value] : wanted) keep = keep && doc.contains(field) && PyStr(doc.at(field)) == value;
         if (keep) kept.push_back(std::move(doc));
       }
       docs = std::move(kept);
@@ -273,7 +274,7 @@ std::string ConfigTask::TargetText(const Document& doc) const {
 
 std::string ConfigTask::QuestionText(const Document& doc) const {
   // In a multiple-input example the text is the correct choice (lm-eval's sampler).
-  if (auto gold = MultipleInputGold(doc)) return Choices(doc).at(static_cast<size_t>(TargetIndex(doc)));
+  if (MultipleInputGold(doc)) return Choices(doc).at(static_cast<size_t>(TargetIndex(doc)));
   return RenderText(doc_to_text_, doc);
 }
 
