@@ -31,6 +31,9 @@ struct Request {
   std::string continuation;         // loglikelihood only
   std::vector<std::string> until;   // generate_until only
   std::optional<int> max_gen_toks;  // generate_until; unset = the model's default
+  // The n-th sample of the same prompt (a task's `repeats`): part of the cache
+  // key, and it moves the model's sampling seed so samples differ.
+  int sample_index = 0;
 };
 
 struct Response {

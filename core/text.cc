@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace llada {
@@ -158,6 +159,26 @@ std::string PyCapitalize(std::string_view text) {
   if (length == 1 && cp >= 0x80) out.push_back(text[0]);
   else AppendUtf8(static_cast<uint32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp))), &out);
   return out + PyLower(text.substr(length));
+}
+
+std::string ToValidUtf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  const auto* data = reinterpret_cast<const utf8proc_uint8_t*>(bytes.data());
+  for (size_t pos = 0; pos < bytes.size();) {
+    utf8proc_int32_t cp;
+    // utf8proc rejects what JSON writers reject too: overlong forms, surrogates.
+    const utf8proc_ssize_t length =
+        utf8proc_iterate(data + pos, static_cast<utf8proc_ssize_t>(std::min<size_t>(4, bytes.size() - pos)), &cp);
+    if (length <= 0) {
+      out += "\xEF\xBF\xBD";
+      ++pos;
+    } else {
+      out.append(bytes.substr(pos, static_cast<size_t>(length)));
+      pos += static_cast<size_t>(length);
+    }
+  }
+  return out;
 }
 
 }  // namespace llada

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -10,7 +11,9 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/errors.h"
 #include "core/file_io.h"
@@ -18,6 +21,7 @@
 #include "core/text.h"
 #include "harness/progress.h"
 #include "harness/version.h"
+#include "scorers/code_execution.h"
 #include "store/store.h"
 
 namespace llada {
@@ -222,6 +226,8 @@ nlohmann::ordered_json RequestJson(const Request& request) {
     line["until"] = request.until;
     line["max_gen_toks"] =
         request.max_gen_toks ? nlohmann::ordered_json(*request.max_gen_toks) : nlohmann::ordered_json(nullptr);
+    // Only when non-zero: the first sample keeps the key of a single-sample run.
+    if (request.sample_index > 0) line["sample_index"] = request.sample_index;
   }
   return line;
 }
@@ -282,7 +288,11 @@ nlohmann::json ResolvedConfig(const EvalOptions& options, const Plan& plan, cons
       if (file.found) (*data_hashes)[file.path.filename().string() + "@" + name] = Sha256File(SplitArchiveMember(file.path).archive);
   }
   auto optional = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
+  nlohmann::json code_execution = nullptr;
+  for (const auto& planned : plan.tasks)
+    if (planned.task->RunsCode()) code_execution = options.code_execution.Describe();
   return {
+      {"code_execution", code_execution},
       {"model", options.model.spec},
       {"model_identity", identity},
       {"model_args", options.model.model_args},
@@ -459,49 +469,94 @@ void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* ind
   report->metrics.push_back(record);
 }
 
+// One document's sample record: its responses, filtered answers, metric
+// values and details, or the error that stopped it.
+SampleRecord ScoreDocument(const Task& task, size_t doc_index, const std::vector<std::string>& keys,
+                           const ResponseTable& table) {
+  SampleRecord sample{task.name(), static_cast<int64_t>(doc_index), "", keys,
+                      nlohmann::json::array(), nlohmann::json::object(), nlohmann::json::object(), ""};
+  std::vector<Response> responses;
+  for (const auto& key : keys) {
+    if (auto failed = table.failed.find(key); failed != table.failed.end()) {
+      sample.error = failed->second;
+      return sample;
+    }
+    const nlohmann::json& stored = table.responses.at(key);
+    sample.responses.push_back(stored.contains("text") ? stored.at("text") : stored);
+    responses.push_back(ResponseFromJson(stored));
+  }
+  try {
+    const DocumentScore score = task.Score(doc_index, responses);
+    sample.target = score.target;
+    sample.error = score.error;
+    for (const auto& outcome : score.outcomes) {
+      sample.filtered[outcome.filter] = outcome.answer;
+      for (const auto& [metric, value] : outcome.metrics) {
+        if (!std::isfinite(value)) {  // never let a NaN into a mean
+          sample.error = metric + " is not a number for this document";
+          continue;
+        }
+        sample.metrics[metric + "," + outcome.filter] = value;
+      }
+      for (const auto& [metric, details] : outcome.details) sample.details[metric + "," + outcome.filter] = details;
+    }
+  } catch (const SampleError& e) {
+    sample.error = e.what();
+  }
+  return sample;
+}
+
+// Scores every document of a task. Code tasks score `workers` documents at
+// once (each program waits for a free sandbox slot); results land by
+// document, so the order of completion does not matter.
+std::vector<SampleRecord> ScoreDocuments(const PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
+                                         const ResponseTable& table, int workers, std::ostream& log, bool interactive) {
+  const Task& task = *planned.task;
+  const size_t count = planned.doc_indices.size();
+  std::vector<SampleRecord> samples(count);
+  if (!task.RunsCode()) {
+    for (size_t d = 0; d < count; ++d) samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table);
+    return samples;
+  }
+  Progress progress("running " + task.name() + " programs", static_cast<int64_t>(count), log, interactive);
+  std::mutex progress_mutex;
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  auto work = [&] {
+    for (size_t d = next++; d < count; d = next++) {
+      try {
+        samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table);
+      } catch (...) {  // an unusable sandbox: stop everyone, report once
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        if (!error) error = std::current_exception();
+        next = count;
+        return;
+      }
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      progress.Advance();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, std::min<int>(workers, static_cast<int>(count))); ++i) threads.emplace_back(work);
+  for (auto& thread : threads) thread.join();
+  if (error) std::rethrow_exception(error);
+  if (count > 0) progress.Finish();
+  return samples;
+}
+
 // Scores one task's documents, stores the samples, and returns its report.
 TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
-                     const ResponseTable& table, Store& store, int64_t run_id, MetricIndex* index,
-                     size_t* failed_documents) {
+                     const ResponseTable& table, Store& store, int64_t run_id, int code_workers, std::ostream& log,
+                     bool interactive, MetricIndex* index, size_t* failed_documents) {
   Task& task = *planned.task;
+  std::vector<SampleRecord> samples = ScoreDocuments(planned, keys, table, code_workers, log, interactive);
   std::map<std::pair<std::string, std::string>, std::vector<double>> values;  // (filter, metric)
-  std::vector<SampleRecord> samples;
-  for (size_t d = 0; d < planned.doc_indices.size(); ++d) {
-    SampleRecord sample{task.name(), static_cast<int64_t>(planned.doc_indices[d]), "", keys[d],
-                        nlohmann::json::array(), nlohmann::json::object(), nlohmann::json::object(), ""};
-    std::vector<Response> responses;
-    for (const auto& key : keys[d]) {
-      if (auto failed = table.failed.find(key); failed != table.failed.end()) {
-        sample.error = failed->second;
-        break;
-      }
-      const nlohmann::json& stored = table.responses.at(key);
-      sample.responses.push_back(stored.contains("text") ? stored.at("text") : stored);
-      responses.push_back(ResponseFromJson(stored));
-    }
-    if (sample.error.empty()) {
-      try {
-        const DocumentScore score = task.Score(planned.doc_indices[d], responses);
-        sample.target = score.target;
-        sample.error = score.error;
-        for (const auto& outcome : score.outcomes) {
-          sample.filtered[outcome.filter] = outcome.answer;
-          for (const auto& [metric, value] : outcome.metrics) {
-            if (!std::isfinite(value)) {  // never let a NaN into a mean
-              sample.error = metric + " is not a number for this document";
-              continue;
-            }
-            sample.metrics[metric + "," + outcome.filter] = value;
-            values[{outcome.filter, metric}].push_back(value);
-          }
-          for (const auto& [metric, details] : outcome.details) sample.details[metric + "," + outcome.filter] = details;
-        }
-      } catch (const SampleError& e) {
-        sample.error = e.what();
-      }
-    }
+  for (const auto& sample : samples) {
     if (!sample.error.empty()) ++*failed_documents;
-    samples.push_back(std::move(sample));
+    for (const auto& [name, value] : sample.metrics.items()) {
+      const size_t comma = name.rfind(',');
+      values[{name.substr(comma + 1), name.substr(0, comma)}].push_back(value.get<double>());
+    }
   }
   store.PutSamples(run_id, samples);
 
@@ -591,7 +646,9 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
   }
 
   try {
-    // 4. Only requests missing from the cache reach the model.
+    // 4. Only requests missing from the cache reach the model. The sandbox is
+    //    configured first: a code task's programs run once responses are in.
+    CodeSandbox().Configure(options.code_execution, &log_);
     ResponseFetcher fetcher(*model, *store, model_id, options.model.batch_size, log_, interactive_);
     const ResponseTable table = fetcher.Fetch(plan);
     outcome.cached_responses = table.cached;
@@ -601,8 +658,9 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
     MetricIndex index;
     std::map<std::string, TaskReport> reports;
     for (size_t t = 0; t < plan.tasks.size(); ++t) {
-      TaskReport report =
-          ScoreTask(plan.tasks[t], table.keys[t], table, *store, run_id, &index, &outcome.failed_documents);
+      TaskReport report = ScoreTask(plan.tasks[t], table.keys[t], table, *store, run_id,
+                                    options.code_execution.ResolvedWorkers(), log_, interactive_, &index,
+                                    &outcome.failed_documents);
       reports[report.name] = std::move(report);
     }
     for (const auto& group : plan.selection.groups)

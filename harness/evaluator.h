@@ -12,6 +12,7 @@
 
 #include "models/model.h"
 #include "reports/results.h"
+#include "scorers/code_execution.h"
 #include "tasks/registry.h"
 
 namespace llada {
@@ -45,6 +46,7 @@ struct EvalOptions {
   bool fewshot_as_multiturn = false;
   ModelOptions model;                  // model.model_args: the preset's, then the command line's
   nlohmann::json cli_model_args = nlohmann::json::object();  // --model-args and the setting flags
+  CodeExecutionOptions code_execution;  // code tasks: sandbox workers, time limits, --unsafe-exec
 };
 
 // One task's share of a run: the task, the documents chosen, their requests.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <map>
 #include <iostream>
+#include <thread>
 
 #include "core/errors.h"
 #include "core/file_io.h"
@@ -15,6 +16,7 @@
 #include "models/model.h"
 #include "models/tokenizer/tokenizer.h"
 #include "models/torch/inspect.h"
+#include "sandbox/selftest.h"
 #include "scorers/registry.h"
 #include "tasks/loaders.h"
 #include "tasks/registry.h"
@@ -226,6 +228,17 @@ int Main(int argc, char** argv) {
   run->add_option("--batch-size", run_extra.model.batch_size, "Requests per model call")->capture_default_str();
   run->add_option("--device", run_extra.model.device, "cpu, cuda or cuda:N")->capture_default_str();
   run->add_option("--dtype", run_extra.model.dtype, "auto, float32, bfloat16 or float16")->capture_default_str();
+  // Code tasks (HumanEval, MBPP): the sandbox.
+  run->add_option("--exec-workers", run_extra.code_execution.workers,
+                  "Programs run at once in the sandbox (default: the machine's cores)");
+  run->add_option("--exec-time-floor", run_extra.code_execution.time_limit_floor,
+                  "Smallest time limit per program, seconds")
+      ->capture_default_str();
+  run->add_option("--exec-time-factor", run_extra.code_execution.time_limit_factor,
+                  "Time limit = max(floor, factor x the reference solution's time in the sandbox)")
+      ->capture_default_str();
+  run->add_flag("--unsafe-exec", run_extra.code_execution.unsafe_exec,
+                "If the sandbox is unusable, run model-written code WITHOUT isolation (rlimits only; recorded)");
 
   CommonFlags request_flags;
   auto* requests = app.add_subcommand("requests", "Print every request a run would send, as JSONL");
@@ -297,6 +310,14 @@ int Main(int argc, char** argv) {
   generate_cmd->add_option("--remasking", remasking, "low_confidence or random")->capture_default_str();
   auto* generate_seed = generate_cmd->add_option("--seed", inspect_seed, "torch.manual_seed(S) right before the call");
 
+  int selftest_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto* sandbox_cmd = app.add_subcommand("sandbox", "The code-execution sandbox");
+  sandbox_cmd->require_subcommand(1);
+  auto* selftest_cmd =
+      sandbox_cmd->add_subcommand("selftest", "Run the adversarial suite; print case, expected, observed (exit 1 on any miss)");
+  selftest_cmd->add_option("--workers", selftest_workers, "Parallel sandbox slots (default: the machine's cores)")
+      ->capture_default_str();
+
   // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" && args[0] != "-h" &&
@@ -350,6 +371,14 @@ int Main(int argc, char** argv) {
               << "\n";
     return 0;
   }
+  if (selftest_cmd->parsed()) {
+    auto executor = MakeBwrapExecutor();
+    const SandboxProbe probe = ProbeSandbox(*executor);
+    std::cerr << "llada-eval: sandbox probe: " << probe.detail << "\n";
+    const SelftestReport report = RunSandboxSelftest(*executor, selftest_workers);
+    std::cout << FormatSelftestTable(report);
+    return report.ok() && probe.ok ? 0 : 1;
+  }
   if (tokenize->parsed())
     return RunTokenize(tokenizer_path, tokenize_jsonl, tokenize_add_special, tokenize_decode, tokenize_skip_special);
 
@@ -375,6 +404,8 @@ int Main(int argc, char** argv) {
   options.output_dir = output;
   options.db_path = db;
   options.cli_model_args = ParseModelArgs(model_args);
+  options.code_execution = run_extra.code_execution;
+  if (const char* bwrap = std::getenv("LLADA_EVAL_BWRAP"); bwrap && *bwrap) options.code_execution.bwrap = bwrap;
   for (const auto& [flag, value] : setting_flags) {
     if (value.empty()) continue;
     std::string key = flag;

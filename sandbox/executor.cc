@@ -3,6 +3,8 @@
 #include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,8 @@
 #include <thread>
 
 #include "core/errors.h"
+#include "core/text.h"
+#include "sandbox/seccomp.h"
 
 namespace llada {
 namespace bp = boost::process;
@@ -42,13 +46,23 @@ namespace {
 // Runs in the child between fork and exec: async-signal-safe calls only.
 // Limits first (they bind the uid we switch to), then the uid, then the
 // parent-death signal so nothing outlives the harness.
+// The seccomp filter reaches bwrap as this descriptor number (`--seccomp 200`).
+constexpr int kSeccompChildFd = 200;
+
 struct LimitAndDropPrivileges : bp::extend::handler {
   ExecLimits limits;
   uid_t uid = 0;
   bool switch_uid = false;
+  int seccomp_fd = -1;  // close-on-exec in the harness; dup'ed to kSeccompChildFd for bwrap only
+  std::string work_dir;  // chdir here first (the unsafe executor)
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
+    if (seccomp_fd >= 0) {
+      // Never clobber a descriptor of Boost.Process's own (its error pipe).
+      if (fcntl(kSeccompChildFd, F_GETFD) != -1 || dup2(seccomp_fd, kSeccompChildFd) != kSeccompChildFd) _exit(122);
+    }
+    if (!work_dir.empty() && chdir(work_dir.c_str()) != 0) _exit(123);
     auto limit = [](int resource, rlim_t soft, rlim_t hard) {
       const struct rlimit value = {soft, hard};
       setrlimit(resource, &value);
@@ -100,15 +114,16 @@ void WriteText(const std::filesystem::path& path, const std::string& text) {
   if (!out) throw InternalError("sandbox: cannot write " + path.string());
 }
 
-// Processes owned by `uid` (from /proc).
-int CountProcessesOf(uid_t uid) {
+}  // namespace
+
+int CountProcessesOf(int uid) {
   int count = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     struct stat info {};
-    if (::stat(entry.path().c_str(), &info) != 0 || info.st_uid != uid) continue;
+    if (::stat(entry.path().c_str(), &info) != 0 || info.st_uid != static_cast<uid_t>(uid)) continue;
     // A zombie is already dead (its parent has yet to reap it).
     std::ifstream stat_file(entry.path() / "stat");
     std::string line;
@@ -120,12 +135,14 @@ int CountProcessesOf(uid_t uid) {
   return count;
 }
 
+namespace {
+
 // The end of every job: nothing of the slot's uid survives it (a daemon that
 // escaped the namespace teardown, a fork bomb still dying). A helper child
 // switches to the uid and sends SIGKILL to everything that uid may signal,
 // until none is left (at most ~2 s).
 void KillEverythingOf(uid_t uid) {
-  for (int attempt = 0; attempt < 200 && CountProcessesOf(uid) > 0; ++attempt) {
+  for (int attempt = 0; attempt < 200 && CountProcessesOf(static_cast<int>(uid)) > 0; ++attempt) {
     const pid_t helper = ::fork();
     if (helper == 0) {
       if (setgroups(0, nullptr) == 0 && setgid(uid) == 0 && setuid(uid) == 0) ::kill(-1, SIGKILL);
@@ -136,10 +153,16 @@ void KillEverythingOf(uid_t uid) {
   }
 }
 
-class BwrapExecutor : public Executor {
+// Runs python3 on the job's files, inside bubblewrap or (unsafe) directly.
+class ProcessExecutor : public Executor {
  public:
-  explicit BwrapExecutor(BwrapOptions options) : options_(std::move(options)) {
-    bwrap_ = bp::search_path("bwrap").string();
+  ProcessExecutor(BwrapOptions options, bool isolate) : options_(std::move(options)), isolate_(isolate) {
+    bwrap_ = !options_.bwrap.empty() ? options_.bwrap : bp::search_path("bwrap").string();
+    if (isolate_ && options_.seccomp) {
+      const SeccompFilter filter = BuildSeccompFilter();
+      seccomp_bpf_ = filter.bpf;
+      seccomp_unavailable_ = filter.unavailable;
+    }
     std::filesystem::path root = options_.scratch_root;
     if (root.empty()) {
       const char* tmp = std::getenv("TMPDIR");
@@ -147,58 +170,108 @@ class BwrapExecutor : public Executor {
     }
     scratch_ = root / ("llada-sandbox-" + std::to_string(::getpid()));
   }
-  ~BwrapExecutor() override {
+  ~ProcessExecutor() override {
     std::error_code ec;
     std::filesystem::remove_all(scratch_, ec);
   }
 
-  std::string Name() const override { return "bwrap"; }
+  std::string Name() const override {
+    if (!isolate_) return "none";
+    return seccomp_bpf_.empty() ? "bwrap" : "bwrap+seccomp";
+  }
+
+  int SlotUid(int slot) const override {
+    return ::geteuid() == 0 ? options_.uid_base + slot : static_cast<int>(::geteuid());
+  }
 
   ExecResult Run(const ExecJob& job, int slot) override {
     ExecResult result;
-    if (bwrap_.empty()) {
-      result.detail = "bubblewrap (bwrap) not found on PATH";
+    if (slot < 0 || slot >= kMaxSandboxSlots) throw InternalError("sandbox: slot out of range");
+    if (isolate_ && options_.seccomp && seccomp_bpf_.empty()) {
+      result.detail = "seccomp filter unavailable: " + seccomp_unavailable_;
       return result;
     }
-    // The job's files: readable by the slot's uid, bound read-only at /job.
+    if (isolate_ && (bwrap_.empty() || ::access(bwrap_.c_str(), X_OK) != 0)) {
+      result.detail = bwrap_.empty() ? "bubblewrap (bwrap) not found on PATH" : "bubblewrap not executable: " + bwrap_;
+      return result;
+    }
+    // The job's files: readable by the slot's uid (bound read-only at /job
+    // in the sandbox); the unsafe executor's working directory is writable.
     const auto slot_dir = scratch_ / ("slot" + std::to_string(slot));
-    const auto job_dir = slot_dir / "job", out_dir = slot_dir / "out";
+    const auto job_dir = slot_dir / "job", out_dir = slot_dir / "out", work_dir = slot_dir / "work";
     std::error_code ec;
     std::filesystem::remove_all(slot_dir, ec);
     std::filesystem::create_directories(job_dir);
     std::filesystem::create_directories(out_dir);
     for (const auto& dir : {scratch_, slot_dir, job_dir}) ::chmod(dir.c_str(), 0755);
+    const uid_t uid = static_cast<uid_t>(SlotUid(slot));
+    const bool root = ::geteuid() == 0;
+    if (!isolate_) {
+      std::filesystem::create_directories(work_dir);
+      if (root && ::chown(work_dir.c_str(), uid, uid) != 0) {
+        result.detail = "cannot hand " + work_dir.string() + " to uid " + std::to_string(uid);
+        return result;
+      }
+    }
     const std::string nonce = RandomNonce();
+    const std::string job_path = isolate_ ? "/job" : job_dir.string();
     WriteText(job_dir / "program.py", job.program);
     WriteText(job_dir / "run.py",
               "import sys\n"
-              "source = open('/job/program.py', encoding='utf-8').read()\n"
-              "exec(compile(source, '/job/program.py', 'exec'), {'__name__': '__main__'})\n"
+              "source = open('" + job_path + "/program.py', encoding='utf-8').read()\n"
+              "exec(compile(source, '" + job_path + "/program.py', 'exec'), {'__name__': '__main__'})\n"
               "sys.stdout.flush()\n"
               "print('" + nonce + "')\n");
     for (const char* name : {"program.py", "run.py"}) ::chmod((job_dir / name).c_str(), 0644);
 
-    const uid_t uid = static_cast<uid_t>(options_.uid_base + slot);
-    const bool root = ::geteuid() == 0;
     LimitAndDropPrivileges setup;
     setup.limits = job.limits;
     setup.uid = uid;
     setup.switch_uid = root;
-    const std::string id = std::to_string(root ? uid : ::geteuid());
-    const std::vector<std::string> args = {
-        "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-        "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "PYTHONHASHSEED", "0",
-        "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-        "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
-        "--size", std::to_string(job.limits.tmpfs_bytes), "--tmpfs", "/tmp",
-        "--ro-bind", job_dir.string(), "/job", "--remount-ro", "/", "--chdir", "/tmp",
-        "--uid", id, "--gid", id, options_.python, "-I", "-S", "/job/run.py"};
+    std::string command;
+    std::vector<std::string> args;
+    int seccomp_fd = -1;
+    if (isolate_) {
+      command = bwrap_;
+      const std::string id = std::to_string(uid);
+      args = {"--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+              "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "PYTHONHASHSEED", "0",
+              "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+              "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+              "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
+              "--size", std::to_string(job.limits.tmpfs_bytes), "--tmpfs", "/tmp",
+              "--ro-bind", job_dir.string(), "/job", "--remount-ro", "/", "--chdir", "/tmp",
+              "--uid", id, "--gid", id};
+      if (!seccomp_bpf_.empty()) {
+        // A fresh descriptor per job: bwrap reads it to the end.
+        seccomp_fd = memfd_create("llada-seccomp", MFD_CLOEXEC);
+        if (seccomp_fd < 0 || ::write(seccomp_fd, seccomp_bpf_.data(), seccomp_bpf_.size()) !=
+                                  static_cast<ssize_t>(seccomp_bpf_.size()) ||
+            ::lseek(seccomp_fd, 0, SEEK_SET) != 0) {
+          if (seccomp_fd >= 0) ::close(seccomp_fd);
+          result.detail = "cannot hand the seccomp filter to bwrap";
+          return result;
+        }
+        setup.seccomp_fd = seccomp_fd;
+        args.insert(args.end(), {"--seccomp", std::to_string(kSeccompChildFd)});
+      }
+      args.insert(args.end(), {options_.python, "-I", "-S", "/job/run.py"});
+    } else {
+      command = options_.python;
+      setup.work_dir = work_dir.string();
+      args = {"-I", "-S", (job_dir / "run.py").string()};
+    }
     FILE* out = std::fopen((out_dir / "stdout").c_str(), "wb");
     FILE* err = std::fopen((out_dir / "stderr").c_str(), "wb");
-    if (!out || !err) {
+    auto close_all = [&] {
       if (out) std::fclose(out);
       if (err) std::fclose(err);
+      if (seccomp_fd >= 0) ::close(seccomp_fd);
+      out = err = nullptr;
+      seccomp_fd = -1;
+    };
+    if (!out || !err) {
+      close_all();
       result.detail = "cannot create the output files in " + out_dir.string();
       return result;
     }
@@ -206,36 +279,37 @@ class BwrapExecutor : public Executor {
     bool timed_out = false;
     int status = 0;
     try {
-      // bwrap itself starts with an empty environment: its pid-1 process is
+      // The process starts with an empty environment: bwrap's pid-1 process is
       // visible inside the sandbox, and /proc/1/environ would otherwise show
       // the harness's variables (tokens, paths) to the program.
       bp::environment empty;
-      bp::child child(bwrap_, args, empty, bp::std_in < bp::null, bp::std_out > out, bp::std_err > err, setup);
+      bp::child child(command, args, empty, bp::std_in < bp::null, bp::std_out > out, bp::std_err > err, setup);
+      close_all();
       const auto deadline = start + std::chrono::duration<double>(job.limits.wall_seconds);
       // Poll rather than child::wait_for, which Boost 1.74 implements with
       // signal handling that is unreliable in multithreaded programs.
       while (child.running()) {
         if (std::chrono::steady_clock::now() >= deadline) {
           timed_out = true;
-          child.terminate();  // SIGKILL to bwrap; --die-with-parent takes the sandbox with it
+          child.terminate();  // SIGKILL; --die-with-parent takes the sandbox with it
           break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       if (!timed_out) child.wait();
-      status = child.exit_code();
+      // bwrap reports a signalled program as 128 + signal; a directly run
+      // one (the unsafe executor) is decoded the same way.
+      const int raw = child.native_exit_code();
+      status = WIFSIGNALED(raw) ? 128 + WTERMSIG(raw) : WEXITSTATUS(raw);
     } catch (const std::exception& e) {
-      std::fclose(out);
-      std::fclose(err);
-      result.detail = std::string("cannot launch bwrap: ") + e.what();
+      close_all();
+      result.detail = "cannot launch " + command + ": " + e.what();
       return result;
     }
-    std::fclose(out);
-    std::fclose(err);
     result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (root) KillEverythingOf(uid);
     result.exit_code = status;
-    result.stderr_head = ReadHead(out_dir / "stderr", 1024);
+    result.stderr_head = ToValidUtf8(ReadHead(out_dir / "stderr", 1024));
     const std::string stdout_tail = ReadTail(out_dir / "stdout", 256);
     const auto stdout_size = std::filesystem::file_size(out_dir / "stdout", ec);
     const auto stderr_size = std::filesystem::file_size(out_dir / "stderr", ec);
@@ -244,13 +318,21 @@ class BwrapExecutor : public Executor {
 
     if (timed_out) {
       result.verdict = Verdict::kTimeout;
-      result.detail = "wall clock limit of " + std::to_string(job.limits.wall_seconds) + " s";
-    } else if (status == 121 || result.stderr_head.rfind("bwrap:", 0) == 0) {
+      result.detail = "wall clock limit of " + FormatSeconds(job.limits.wall_seconds);
+    } else if (status == 121 || status == 122 || status == 123 ||
+               (isolate_ && result.stderr_head.rfind("bwrap:", 0) == 0)) {
       result.verdict = Verdict::kSandboxError;
-      result.detail = status == 121 ? "could not switch to uid " + std::to_string(uid) : result.stderr_head;
+      result.detail = status == 121   ? "could not switch to uid " + std::to_string(uid)
+                      : status == 122 ? "could not pass the seccomp filter to bwrap"
+                      : status == 123 ? "could not enter " + work_dir.string()
+                                      : result.stderr_head;
     } else if (status == 128 + SIGXCPU) {
       result.verdict = Verdict::kCpuLimit;
       result.detail = "CPU limit of " + std::to_string(job.limits.cpu_seconds) + " s";
+    } else if (status == 128 + SIGKILL && result.wall_seconds >= job.limits.cpu_seconds) {
+      // SIGXCPU ignored: the hard limit's SIGKILL a second later.
+      result.verdict = Verdict::kCpuLimit;
+      result.detail = "killed at the hard CPU limit of " + std::to_string(job.limits.cpu_seconds + 1) + " s";
     } else if (status == 128 + SIGXFSZ || static_cast<int64_t>(stdout_size) >= job.limits.output_bytes ||
                static_cast<int64_t>(stderr_size) >= job.limits.output_bytes) {
       result.verdict = Verdict::kOutputLimit;
@@ -270,8 +352,16 @@ class BwrapExecutor : public Executor {
   }
 
  private:
+  static std::string FormatSeconds(double seconds) {
+    std::ostringstream out;
+    out << seconds << " s";
+    return out.str();
+  }
+
   BwrapOptions options_;
+  bool isolate_;
   std::string bwrap_;
+  std::string seccomp_bpf_, seccomp_unavailable_;
   std::filesystem::path scratch_;
 };
 
@@ -280,7 +370,11 @@ class BwrapExecutor : public Executor {
 int DefaultSandboxUidBase() { return 200000 + (static_cast<int>(::getpid()) % 100000) * 64; }
 
 std::unique_ptr<Executor> MakeBwrapExecutor(const BwrapOptions& options) {
-  return std::make_unique<BwrapExecutor>(options);
+  return std::make_unique<ProcessExecutor>(options, /*isolate=*/true);
+}
+
+std::unique_ptr<Executor> MakeUnsafeExecutor(const BwrapOptions& options) {
+  return std::make_unique<ProcessExecutor>(options, /*isolate=*/false);
 }
 
 SandboxProbe ProbeSandbox(Executor& executor) {
@@ -290,7 +384,7 @@ SandboxProbe ProbeSandbox(Executor& executor) {
   job.limits.wall_seconds = 20;
   const ExecResult result = executor.Run(job, 0);
   probe.ok = result.verdict == Verdict::kPass;
-  probe.detail = probe.ok ? executor.Name() + " sandbox works"
+  probe.detail = probe.ok ? executor.Name() + " works"
                           : VerdictName(result.verdict) + ": " + (result.detail.empty() ? result.stderr_head : result.detail);
   return probe;
 }

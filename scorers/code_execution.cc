@@ -1,52 +1,242 @@
 #include "scorers/code_execution.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ostream>
+#include <thread>
+
 #include "core/errors.h"
+#include "core/hashing.h"
 
 namespace llada {
+namespace {
 
-ExecResult SandboxRunner::Run(const ExecJob& job) {
+nlohmann::json LimitsJson(const ExecLimits& l) {
+  return {{"wall_seconds", l.wall_seconds}, {"cpu_seconds", l.cpu_seconds},   {"memory_bytes", l.memory_bytes},
+          {"tmpfs_bytes", l.tmpfs_bytes},   {"output_bytes", l.output_bytes}, {"max_processes", l.max_processes},
+          {"max_open_files", l.max_open_files}};
+}
+
+std::string LimitsKey(const ExecLimits& l) { return LimitsJson(l).dump(); }
+
+}  // namespace
+
+int CodeExecutionOptions::ResolvedWorkers() const {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::clamp(workers > 0 ? workers : cores, 1, kMaxSandboxSlots);
+}
+
+nlohmann::json CodeExecutionOptions::Describe() const {
+  // Not the worker count: it changes how fast, never what, a run scores.
+  return {{"time_limit_floor", time_limit_floor},
+          {"time_limit_factor", time_limit_factor},
+          {"unsafe_exec", unsafe_exec}};
+}
+
+void SandboxRunner::Configure(const CodeExecutionOptions& options, std::ostream* log) {
+  if (options.time_limit_floor <= 0 || options.time_limit_factor <= 0)
+    throw UserError("--exec-time-floor and --exec-time-factor must be positive");
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (free_slots_.size() != static_cast<size_t>(options_.ResolvedWorkers()) && executor_)
+    throw InternalError("SandboxRunner::Configure while programs are running");
+  if (options.bwrap != options_.bwrap || options.unsafe_exec != options_.unsafe_exec) {
+    executor_.reset();
+    probed_ = false;
+    unusable_.clear();
+  }
+  options_ = options;
+  log_ = log;
+  free_slots_.clear();
+  for (int slot = options_.ResolvedWorkers() - 1; slot >= 0; --slot) free_slots_.push_back(slot);
+}
+
+Executor& SandboxRunner::EnsureExecutor() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!probed_) {
     probed_ = true;
-    executor_ = MakeBwrapExecutor();
+    if (free_slots_.empty())
+      for (int slot = options_.ResolvedWorkers() - 1; slot >= 0; --slot) free_slots_.push_back(slot);
+    BwrapOptions bwrap;
+    bwrap.bwrap = options_.bwrap;
+    executor_ = MakeBwrapExecutor(bwrap);
     const SandboxProbe probe = ProbeSandbox(*executor_);
-    if (!probe.ok) unusable_ = probe.detail;
+    if (!probe.ok && options_.unsafe_exec) {
+      executor_ = MakeUnsafeExecutor(bwrap);
+      const SandboxProbe unsafe = ProbeSandbox(*executor_);
+      if (!unsafe.ok) unusable_ = "the sandbox: " + probe.detail + "; without it: " + unsafe.detail;
+      if (unsafe.ok && log_)
+        *log_ << "llada-eval: WARNING: --unsafe-exec: the sandbox is unusable (" << probe.detail
+              << "); model-written code runs WITHOUT isolation (rlimits, a cleared environment and "
+              << (::geteuid() == 0 ? "a separate uid" : "your own uid") << " only). Samples record sandbox \"none\".\n";
+    } else if (!probe.ok) {
+      unusable_ = probe.detail;
+    }
   }
   if (!unusable_.empty())
     throw UserError("code tasks need the sandbox, which is unusable here: " + unusable_ +
-                    " (scripts/setup.sh installs bubblewrap; see sandbox/README.md)");
-  return executor_->Run(job, /*slot=*/0);
+                    " (scripts/setup.sh installs bubblewrap; `llada-eval sandbox selftest` checks it; "
+                    "--unsafe-exec runs code without isolation, see sandbox/README.md)");
+  return *executor_;
 }
 
-double PassAtOneMetric::Compute(const std::string& program, const std::string& reference) const {
-  return ComputeWithDetails(program, reference, nullptr);
-}
-
-double PassAtOneMetric::ComputeWithDetails(const std::string& program, const std::string& reference,
-                                           nlohmann::json* details) const {
-  (void)reference;  // already part of the assembled program
-  const ExecJob job{program, ExecLimits()};
-  const ExecResult result = runner_->Run(job);
-  if (result.verdict == Verdict::kSandboxError)
-    throw UserError("sandbox error while running a program: " + result.detail);
-  if (details) {
-    const ExecLimits& l = job.limits;
-    *details = {{"verdict", VerdictName(result.verdict)},
-                {"sandbox", "bwrap"},
-                {"wall_seconds", result.wall_seconds},
-                {"exit_code", result.exit_code},
-                {"stderr_head", result.stderr_head},
-                {"detail", result.detail},
-                {"limits",
-                 {{"wall_seconds", l.wall_seconds},
-                  {"cpu_seconds", l.cpu_seconds},
-                  {"memory_bytes", l.memory_bytes},
-                  {"tmpfs_bytes", l.tmpfs_bytes},
-                  {"output_bytes", l.output_bytes},
-                  {"max_processes", l.max_processes},
-                  {"max_open_files", l.max_open_files}}}};
+ExecResult SandboxRunner::RunOnFreeSlot(const ExecJob& job) {
+  Executor& executor = EnsureExecutor();
+  int slot;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    slot_freed_.wait(lock, [&] { return !free_slots_.empty(); });
+    slot = free_slots_.back();
+    free_slots_.pop_back();
   }
-  return result.verdict == Verdict::kPass ? 1.0 : 0.0;
+  ExecResult result;
+  try {
+    result = executor.Run(job, slot);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_slots_.push_back(slot);
+    slot_freed_.notify_one();
+    throw;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_slots_.push_back(slot);
+  }
+  slot_freed_.notify_one();
+  return result;
+}
+
+// Each reference solution runs once per process, the first time a sample of
+// its problem is scored; samples of that problem wait for it.
+SandboxRunner::Calibration SandboxRunner::Calibrate(const std::string& reference_program) {
+  const std::string key = Sha256Hex(reference_program);
+  std::promise<Calibration> promise;
+  std::shared_future<Calibration> future;
+  bool owner = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = calibrations_.find(key);
+    if (it == calibrations_.end()) {
+      future = promise.get_future().share();
+      calibrations_.emplace(key, future);
+      owner = true;
+    } else {
+      future = it->second;
+    }
+  }
+  if (owner) {
+    try {
+      Calibration calibration;
+      calibration.reference = RunOnFreeSlot({reference_program, ExecLimits()});
+      calibration.usable = calibration.reference.verdict == Verdict::kPass;
+      promise.set_value(calibration);
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+  }
+  return future.get();
+}
+
+ExecLimits SandboxRunner::LimitsFor(const Calibration& calibration) const {
+  ExecLimits limits;
+  if (!calibration.usable) return limits;
+  limits.wall_seconds = std::max(options_.time_limit_floor, options_.time_limit_factor * calibration.reference.wall_seconds);
+  limits.cpu_seconds = static_cast<int>(std::ceil(limits.wall_seconds));
+  return limits;
+}
+
+CodeRun SandboxRunner::Run(const std::string& program, const std::string& reference_program) {
+  CodeRun run;
+  if (reference_program.empty()) {
+    run.calibration = {{"calibrated", false}, {"reason", "the task names no reference solution"}};
+  } else {
+    const Calibration calibration = Calibrate(reference_program);
+    run.limits = LimitsFor(calibration);
+    run.calibration = {{"calibrated", calibration.usable},
+                       {"reference_verdict", VerdictName(calibration.reference.verdict)},
+                       {"reference_seconds", calibration.reference.wall_seconds},
+                       {"floor", options_.time_limit_floor},
+                       {"factor", options_.time_limit_factor}};
+  }
+  // The reference solution itself (a canonical replay): it already ran, and
+  // passed in a quarter of the limit it would get now.
+  if (!reference_program.empty() && program == reference_program && run.calibration.at("calibrated").get<bool>()) {
+    run.result = Calibrate(reference_program).reference;
+    run.executor = executor_->Name();
+    return run;
+  }
+  const std::string key = Sha256Hex(program + "\n" + LimitsKey(run.limits));
+  std::promise<ExecResult> promise;
+  std::shared_future<ExecResult> future;
+  bool owner = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = results_.find(key);
+    if (it == results_.end()) {
+      future = promise.get_future().share();
+      results_.emplace(key, future);
+      owner = true;
+    } else {
+      future = it->second;
+    }
+  }
+  if (owner) {
+    try {
+      promise.set_value(RunOnFreeSlot({program, run.limits}));
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+  }
+  run.result = future.get();
+  run.executor = executor_->Name();
+  if (run.result.verdict == Verdict::kSandboxError)
+    throw UserError("sandbox error while running a program: " + run.result.detail);
+  return run;
+}
+
+SandboxRunner& CodeSandbox() {
+  static SandboxRunner runner;
+  return runner;
+}
+
+double PassAtKMetric::Compute(const std::string& program, const std::string& reference_program) const {
+  return ComputeOverSamples({program}, reference_program, nullptr);
+}
+
+double PassAtKMetric::ComputeWithDetails(const std::string& program, const std::string& reference_program,
+                                         nlohmann::json* details) const {
+  return ComputeOverSamples({program}, reference_program, details);
+}
+
+double PassAtKMetric::ComputeOverSamples(const std::vector<std::string>& programs, const std::string& reference_program,
+                                         nlohmann::json* details) const {
+  const int n = static_cast<int>(programs.size());
+  if (n < k_)
+    throw SampleError("pass@" + std::to_string(k_) + " needs at least " + std::to_string(k_) + " samples per problem, got " +
+                      std::to_string(n) + " (set the task's `repeats`)");
+  int passed = 0;
+  nlohmann::json samples = nlohmann::json::array();
+  for (const auto& program : programs) {
+    const CodeRun run = runner_.Run(program, reference_program);
+    passed += run.result.verdict == Verdict::kPass;
+    samples.push_back({{"verdict", VerdictName(run.result.verdict)},
+                       {"sandbox", run.executor},
+                       {"wall_seconds", run.result.wall_seconds},
+                       {"exit_code", run.result.exit_code},
+                       {"stderr_head", run.result.stderr_head},
+                       {"detail", run.result.detail},
+                       {"limits", LimitsJson(run.limits)},
+                       {"calibration", run.calibration}});
+  }
+  if (details) {
+    if (n == 1) {
+      *details = samples[0];
+    } else {
+      *details = {{"n", n}, {"c", passed}, {"k", k_}, {"samples", samples}};
+    }
+  }
+  return PassAtK(n, passed, k_);
 }
 
 }  // namespace llada

@@ -40,6 +40,12 @@ class TextMetric {
     (void)details;
     return Compute(prediction, reference);
   }
+  // Over the n samples of one document (lm-eval's `repeats`), for metrics
+  // defined on a set of samples (pass@k). By default: the first sample's value.
+  virtual double ComputeOverSamples(const std::vector<std::string>& predictions, const std::string& reference,
+                                    nlohmann::json* details) const {
+    return ComputeWithDetails(predictions.at(0), reference, details);
+  }
 };
 
 // minerva_math's process_results: the answer after "Final Answer: The final

@@ -19,7 +19,7 @@ packages=(
   libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3
   libsqlite3-dev libsqlite3-0 libssl-dev libssl3 libbz2-dev libbz2-1.0 zlib1g-dev zlib1g
   libgtest-dev libgmock-dev
-  libarchive-dev libarchive13 libacl1 libxml2 libicu72 liblzma5 libzstd1 liblz4-1 libnettle8 libb2-1
+  libseccomp-dev libseccomp2 libarchive-dev libarchive13 libacl1 libxml2 libicu72 liblzma5 libzstd1 liblz4-1 libnettle8 libb2-1
   pkgconf pkgconf-bin libpkgconf3
 )
 (cd "$deps/debs" && apt-get download "${packages[@]}" 2>/dev/null)

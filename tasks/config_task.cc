@@ -78,6 +78,16 @@ ConfigTask::ConfigTask(const nlohmann::json& config, const nlohmann::json& task_
   // Code tasks: the program to execute, the model's output as `completion`.
   if (config.contains("program"))
     program_.emplace(RequiredString(config, "program", where), where + ": program");
+  // Its reference solution, run once per problem to calibrate time limits.
+  if (config.contains("reference_program"))
+    reference_program_.emplace(RequiredString(config, "reference_program", where), where + ": reference_program");
+  if (config.contains("repeats")) {
+    if (!config.at("repeats").is_number_integer() || config.at("repeats").get<int>() < 1)
+      throw UserError::InFile(where, "repeats", "must be a whole number >= 1");
+    repeats_ = config.at("repeats").get<int>();
+    if (output_type_ != "generate_until" && repeats_ > 1)
+      throw UserError::InFile(where, "repeats", "only generate_until tasks sample more than once");
+  }
 
   // Our extension for lm-eval's process_results_mc2: per-choice truth labels.
   if (config.contains("doc_to_labels"))
@@ -104,6 +114,9 @@ ConfigTask::ConfigTask(const nlohmann::json& config, const nlohmann::json& task_
     metric.reported.higher_is_better = entry.value("higher_is_better", true);
     if (metric.reported.aggregation != "mean")
       throw UserError::InFile(where, "metric_list", "aggregation '" + metric.reported.aggregation + "' is not supported");
+    if (entry.value("function", std::string()) == "pass_at_k" && entry.value("k", 1) > repeats_)
+      throw UserError::InFile(where, "metric_list", metric.reported.metric + " needs repeats >= k (repeats is " +
+                                                        std::to_string(repeats_) + ")");
     if (request_type_ == RequestType::kLoglikelihood)
       metric.choice = scorers.BuildChoiceMetric(entry, where);
     else
@@ -384,11 +397,14 @@ std::vector<Request> ConfigTask::BuildRequests(size_t doc_index, const PromptOpt
   } else {
     Request request;
     request.type = RequestType::kGenerateUntil;
-    request.origin = {name_, static_cast<int64_t>(doc_index), 0};
     request.context = BuildContext(doc_index, options, RenderText(doc_to_text_, doc));
     request.until = until_;
     request.max_gen_toks = max_gen_toks_;
-    requests.push_back(std::move(request));
+    for (int sample = 0; sample < repeats_; ++sample) {
+      request.origin = {name_, static_cast<int64_t>(doc_index), sample};
+      request.sample_index = sample;
+      requests.push_back(request);
+    }
   }
   return requests;
 }
@@ -423,19 +439,28 @@ DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& r
     score.target = TargetText(doc);
     std::vector<std::string> texts;
     for (const auto& response : responses) texts.push_back(response.text);
+    // Code tasks: every sample becomes a program (filtered on its own), and
+    // the metrics see them all (pass@k), with the reference solution.
+    const std::string reference = reference_program_ ? RenderText(*reference_program_, doc) : score.target;
     for (const auto& filter : filters_) {
       FilterOutcome result;
       result.filter = filter->name();
-      result.answer = filter->Run(texts);
+      std::vector<std::string> programs;
       if (program_) {
-        Document with_completion = doc;
-        with_completion["completion"] = result.answer;
-        result.answer = program_->Render(with_completion, vars_);
+        for (const auto& text : texts) {
+          Document with_completion = doc;
+          with_completion["completion"] = filter->Run({text});
+          programs.push_back(program_->Render(with_completion, vars_));
+        }
+        result.answer = programs.at(0);
+      } else {
+        result.answer = filter->Run(texts);
+        programs = {result.answer};
       }
       for (const auto& metric : metrics_) {
         try {
           nlohmann::json details;
-          result.metrics[metric.reported.metric] = metric.text->ComputeWithDetails(result.answer, score.target, &details);
+          result.metrics[metric.reported.metric] = metric.text->ComputeOverSamples(programs, reference, &details);
           if (!details.is_null()) result.details[metric.reported.metric] = std::move(details);
         } catch (const SampleError& e) {
           score.error = e.what();

@@ -38,6 +38,7 @@ class ConfigTask : public Task {
 
   nlohmann::json Describe() const override;
   nlohmann::json FewshotInfo() const override;
+  bool RunsCode() const override { return program_.has_value(); }
 
   // The few-shot examples drawn for a document (indices into the few-shot
   // split, in the order used). lm-eval's random sampler makes `draws_per_doc`
@@ -84,6 +85,8 @@ class ConfigTask : public Task {
   std::optional<PromptTemplate> doc_to_labels_;  // per-choice truth labels (TruthfulQA mc2)
   std::optional<PromptTemplate> doc_to_target_fewshot_;  // a shot's target, when it differs
   std::optional<PromptTemplate> program_;                // code tasks: program from `completion`
+  std::optional<PromptTemplate> reference_program_;      // code tasks: the reference solution's program
+  int repeats_ = 1;                                      // samples per document (lm-eval's `repeats`)
   std::optional<PromptTemplate> choice_field_;   // doc_to_choice as "{{choices}}"
   std::vector<std::string> until_;
   std::optional<int> max_gen_toks_;

@@ -80,6 +80,9 @@ class Task {
   virtual nlohmann::json Describe() const = 0;
   // How the few-shot examples were chosen (sampler, split, any fallback).
   virtual nlohmann::json FewshotInfo() const = 0;
+  // Scoring runs programs (code tasks): the harness scores documents in
+  // parallel, one per sandbox slot.
+  virtual bool RunsCode() const { return false; }
 };
 
 }  // namespace llada

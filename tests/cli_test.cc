@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/file_io.h"
+#include "core/text.h"
 #include "store/store.h"
 #include "tasks/loaders.h"
 #include "tests/test_util.h"
@@ -304,6 +305,79 @@ TEST_F(BadInputTest, UnwritableOutput) {
 TEST_F(BadInputTest, UnknownOptionAndBadDocRange) {
   ExpectCleanFailure(Run({"--no-such-flag"}), {"--no-such-flag"});
   ExpectCleanFailure(Run({"--doc-range", "5-9"}), {"--doc-range"});
+}
+
+// Code tasks through the CLI: six HumanEval problems answered three times
+// right and three times wrong score 0.5 in the sandbox, with the verdicts
+// stored per sample. Without a usable sandbox the run refuses, unless
+// --unsafe-exec, which is loud and recorded.
+class CodeTaskCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(SharedDir() / "data" / "humaneval")) GTEST_SKIP() << "needs ../shared/data/humaneval";
+    std::string replay;
+    size_t doc = 0;
+    for (const auto& line : Split(ReadInputFile(SharedDir() / "data" / "humaneval" / "HumanEval.jsonl.gz"), '\n')) {
+      if (PyStrip(line).empty() || doc == 6) continue;
+      const std::string right = nlohmann::json::parse(line).at("canonical_solution");
+      replay += nlohmann::json({{"task", "humaneval"}, {"doc_index", doc}, {"request_index", 0},
+                                {"output", doc % 2 == 0 ? right : "    return None\n"}})
+                    .dump() +
+                "\n";
+      ++doc;
+    }
+    replay_ = tmp_.path() / "humaneval.jsonl";
+    WriteFile(replay_, replay);
+  }
+  std::vector<std::string> Args(const std::string& out) const {
+    return {"run", "--tasks", "humaneval", "--limit", "6", "--data-dir", (SharedDir() / "data").string(), "--model",
+            "replay:" + replay_.string(), "--output", (tmp_.path() / out).string(), "--log-samples",
+            "--exec-workers", "2"};
+  }
+  static nlohmann::json ResultsIn(const std::filesystem::path& dir) {
+    return nlohmann::json::parse(testing::ReadFile(testing::LatestResults(dir)));
+  }
+  std::filesystem::path replay_;
+};
+
+TEST_F(CodeTaskCliTest, SandboxedRunScoresAndRecordsVerdicts) {
+  const CliResult r = RunCli(Args("safe"));
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  const auto results = ResultsIn(tmp_.path() / "safe");
+  EXPECT_DOUBLE_EQ(results.at("results").at("humaneval").at("pass@1,create_test").get<double>(), 0.5) << results.dump();
+  EXPECT_EQ(results.at("config").at("code_execution").at("unsafe_exec"), false);
+  size_t samples = 0;
+  for (const auto& line : ReadLines(tmp_.path() / "safe" / "samples_humaneval.jsonl")) {
+    const auto sample = nlohmann::json::parse(line);
+    const auto& details = sample.at("details").at("pass@1,create_test");
+    EXPECT_EQ(details.at("sandbox"), "bwrap+seccomp");
+    EXPECT_EQ(details.at("verdict"), sample.at("doc_index").get<int>() % 2 == 0 ? "PASS" : "FAIL") << line;
+    EXPECT_TRUE(details.at("calibration").at("calibrated").get<bool>()) << line;
+    ++samples;
+  }
+  EXPECT_EQ(samples, 6u);
+}
+
+TEST_F(CodeTaskCliTest, UnusableSandboxRefusesUnlessUnsafeExec) {
+  const std::map<std::string, std::string> no_bwrap = {{"LLADA_EVAL_BWRAP", "/nonexistent/bwrap"}};
+  const CliResult refused = RunCli(Args("refused"), no_bwrap);
+  EXPECT_EQ(refused.exit_code, 2) << Describe(refused);
+  EXPECT_NE(refused.err.find("sandbox, which is unusable here"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--unsafe-exec"), std::string::npos) << refused.err;
+  auto store = Store::Open(tmp_.path() / "refused" / "llada-eval.db");
+  EXPECT_EQ(store->GetRun(1)->status, "failed");
+  EXPECT_EQ(store->CountRows("request_cache"), 6);  // the responses are kept for the next try
+
+  auto args = Args("unsafe");
+  args.push_back("--unsafe-exec");
+  const CliResult unsafe = RunCli(args, no_bwrap);
+  ASSERT_EQ(unsafe.exit_code, 0) << Describe(unsafe);
+  EXPECT_NE(unsafe.err.find("WARNING: --unsafe-exec"), std::string::npos) << unsafe.err;
+  const auto results = ResultsIn(tmp_.path() / "unsafe");
+  EXPECT_DOUBLE_EQ(results.at("results").at("humaneval").at("pass@1,create_test").get<double>(), 0.5);
+  EXPECT_EQ(results.at("config").at("code_execution").at("unsafe_exec"), true);
+  for (const auto& line : ReadLines(tmp_.path() / "unsafe" / "samples_humaneval.jsonl"))
+    EXPECT_EQ(nlohmann::json::parse(line).at("details").at("pass@1,create_test").at("sandbox"), "none") << line;
 }
 
 }  // namespace

@@ -3,11 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <boost/process/search_path.hpp>
 #include <fstream>
 #include <iostream>
+#include <set>
+#include <thread>
 
+#include "core/errors.h"
 #include "core/file_io.h"
+#include "harness/evaluator.h"
 #include "core/hashing.h"
 #include "core/py_random.h"
 #include "core/text.h"
@@ -279,7 +285,16 @@ TEST_F(LmEvalGoldenTest, CodeTasksAssembleProgramsAndTheirGold) {
     const auto& details = score.outcomes.at(0).details.at("pass@1");  // stored per sample
     EXPECT_EQ(details.at("verdict"), "FAIL");
     EXPECT_NE(details.at("stderr_head").get<std::string>().find("AssertionError"), std::string::npos) << details.dump();
-    EXPECT_EQ(details.at("limits").at("wall_seconds"), 10.0);
+    // Limits calibrated on the canonical solution, run in the same sandbox:
+    // max(floor 3 s, 4 x its wall time).
+    const auto& calibration = details.at("calibration");
+    EXPECT_TRUE(calibration.at("calibrated").get<bool>()) << details.dump();
+    EXPECT_EQ(calibration.at("reference_verdict"), "PASS");
+    const double reference = calibration.at("reference_seconds").get<double>();
+    EXPECT_GT(reference, 0.0);
+    EXPECT_DOUBLE_EQ(details.at("limits").at("wall_seconds").get<double>(), std::max(3.0, 4.0 * reference));
+    EXPECT_EQ(details.at("limits").at("cpu_seconds").get<int>(),
+              static_cast<int>(std::ceil(details.at("limits").at("wall_seconds").get<double>())));
   }
 
   auto mbpp = LoadTask("mbpp");
@@ -288,6 +303,62 @@ TEST_F(LmEvalGoldenTest, CodeTasksAssembleProgramsAndTheirGold) {
   EXPECT_EQ(mbpp_score.target, Golden("prompts_mbpp.jsonl")[0].at("gold").get<std::string>());
   EXPECT_TRUE(EndsWith(mbpp_score.outcomes.at(0).answer, "\nassert remove_Occ(\"PHP\",\"P\") == \"H\""))
       << mbpp_score.outcomes.at(0).answer;
+}
+
+// pass@k with n samples per problem (lm-eval's `repeats`): n requests that
+// differ in their cache keys, each sample its own program, Chen et al.'s
+// estimator over them.
+TEST_F(LmEvalGoldenTest, CodeTasksScorePassAtKOverRepeatedSamples) {
+  LLADA_REQUIRE_SHARED();
+  nlohmann::json config = nlohmann::json::parse(ReadInputFile(SourceDir() / "configs" / "tasks" / "humaneval.json"));
+  config["repeats"] = 4;
+  config["metric_list"] = {{{"metric", "pass@1"}}, {{"metric", "pass@2"}, {"function", "pass_at_k"}, {"k", 2}}};
+  ConfigTask task(config, nlohmann::json::object(), "humaneval (repeats 4)", loaders_, BuiltinScorers());
+  task.Load(SharedDir() / "data");
+  const std::vector<Request> requests = task.BuildRequests(0, PromptOptions());
+  ASSERT_EQ(requests.size(), 4u);
+  std::set<std::string> keys;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(requests[i].sample_index, static_cast<int>(i));
+    EXPECT_EQ(requests[i].context, requests[0].context);
+    keys.insert(RequestCacheKey("model", requests[i], /*keyed_by_origin=*/false));
+  }
+  EXPECT_EQ(keys.size(), 4u) << "each sample needs its own cache entry";
+
+  if (boost::process::search_path("bwrap").empty()) GTEST_SKIP() << "bubblewrap is not installed";
+  const std::string canonical = nlohmann::json::parse(Split(ReadInputFile(SharedDir() / "data" / "humaneval" /
+                                                                          "HumanEval.jsonl.gz"), '\n')[0])
+                                    .at("canonical_solution");
+  std::vector<Response> responses(4);
+  responses[0].text = canonical;
+  responses[1].text = "    return True\n";
+  responses[2].text = canonical;
+  responses[3].text = "    return False\n";
+  const DocumentScore score = task.Score(0, responses);
+  ASSERT_TRUE(score.error.empty()) << score.error;
+  const FilterOutcome& outcome = score.outcomes.at(0);
+  EXPECT_DOUBLE_EQ(outcome.metrics.at("pass@1"), 0.5);
+  EXPECT_DOUBLE_EQ(outcome.metrics.at("pass@2"), 1.0 - 1.0 / 6.0);  // 1 - C(2,2)/C(4,2)
+  const auto& details = outcome.details.at("pass@2");
+  EXPECT_EQ(details.at("n"), 4);
+  EXPECT_EQ(details.at("c"), 2);
+  ASSERT_EQ(details.at("samples").size(), 4u);
+  EXPECT_EQ(details.at("samples")[0].at("verdict"), "PASS");
+  EXPECT_EQ(details.at("samples")[1].at("verdict"), "FAIL");
+  EXPECT_EQ(details.at("samples")[2].at("verdict"), "PASS");
+  EXPECT_EQ(details.at("samples")[3].at("verdict"), "FAIL");
+}
+
+TEST_F(LmEvalGoldenTest, PassAtKLargerThanTheSamplesIsAConfigError) {
+  nlohmann::json config = nlohmann::json::parse(ReadInputFile(SourceDir() / "configs" / "tasks" / "humaneval.json"));
+  config["repeats"] = 2;
+  config["metric_list"] = {{{"metric", "pass@5"}, {"function", "pass_at_k"}, {"k", 5}}};
+  try {
+    ConfigTask task(config, nlohmann::json::object(), "humaneval.json", loaders_, BuiltinScorers());
+    FAIL() << "accepted pass@5 with 2 samples";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("repeats"), std::string::npos) << e.what();
+  }
 }
 
 // tests/data/task_cases.jsonl: document -> rendered request -> model output ->
@@ -374,30 +445,44 @@ TEST_F(LmEvalGoldenTest, ReplayingGoldAnswersScoresOne) {
 TEST_F(LmEvalGoldenTest, CodeTasksPassTheirCanonicalSolutions) {
   LLADA_REQUIRE_SHARED();
   if (boost::process::search_path("bwrap").empty()) GTEST_SKIP() << "bubblewrap is not installed";
+  // Documents scored from two threads at once, as the harness does.
+  auto pass_at_1 = [](const Task& task, const std::vector<std::string>& solutions) {
+    std::vector<double> scores(solutions.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t doc = next++; doc < solutions.size(); doc = next++) {
+        Response response;
+        response.text = solutions[doc];
+        scores[doc] = task.Score(doc, {response}).outcomes.at(0).metrics.at("pass@1");
+      }
+    };
+    std::thread other(work);
+    work();
+    other.join();
+    return scores;
+  };
   auto humaneval = LoadTask("humaneval");
-  const std::string data = ReadInputFile(SharedDir() / "data" / "humaneval" / "HumanEval.jsonl.gz");
-  size_t doc = 0, passed = 0;
-  for (const auto& line : Split(data, '\n')) {
-    if (PyStrip(line).empty()) continue;
-    Response response;
-    response.text = nlohmann::json::parse(line).at("canonical_solution").get<std::string>();
-    const double score = humaneval->Score(doc, {response}).outcomes.at(0).metrics.at("pass@1");
-    EXPECT_EQ(score, 1.0) << "HumanEval/" << doc;
-    passed += score == 1.0;
-    ++doc;
+  std::vector<std::string> solutions;
+  for (const auto& line : Split(ReadInputFile(SharedDir() / "data" / "humaneval" / "HumanEval.jsonl.gz"), '\n'))
+    if (!PyStrip(line).empty()) solutions.push_back(nlohmann::json::parse(line).at("canonical_solution"));
+  const std::vector<double> humaneval_scores = pass_at_1(*humaneval, solutions);
+  size_t passed = 0;
+  for (size_t doc = 0; doc < humaneval_scores.size(); ++doc) {
+    EXPECT_EQ(humaneval_scores[doc], 1.0) << "HumanEval/" << doc;
+    passed += humaneval_scores[doc] == 1.0;
   }
   EXPECT_EQ(passed, 164u);
   auto mbpp = LoadTask("mbpp");
-  std::vector<std::string> mbpp_lines;
-  for (const auto& line : ReadLines(SharedDir() / "data" / "mbpp" / "mbpp.jsonl")) mbpp_lines.push_back(line);
+  std::vector<std::string> mbpp_lines = ReadLines(SharedDir() / "data" / "mbpp" / "mbpp.jsonl");
+  std::vector<std::string> mbpp_solutions;
+  for (size_t i = 0; i < mbpp->NumDocs(); ++i)  // the test split is rows 10-509
+    mbpp_solutions.push_back(nlohmann::json::parse(mbpp_lines.at(10 + i)).at("code"));
+  const std::vector<double> mbpp_scores = pass_at_1(*mbpp, mbpp_solutions);
   size_t mbpp_passed = 0;
   std::string broken;
-  for (size_t i = 0; i < mbpp->NumDocs(); ++i) {
-    const auto problem = nlohmann::json::parse(mbpp_lines.at(10 + i));  // the test split is rows 10-509
-    Response response;
-    response.text = problem.at("code").get<std::string>();
-    if (mbpp->Score(i, {response}).outcomes.at(0).metrics.at("pass@1") == 1.0) ++mbpp_passed;
-    else broken += " " + problem.at("task_id").dump();
+  for (size_t i = 0; i < mbpp_scores.size(); ++i) {
+    if (mbpp_scores[i] == 1.0) ++mbpp_passed;
+    else broken += " " + nlohmann::json::parse(mbpp_lines.at(10 + i)).at("task_id").dump();
   }
   std::cout << "[ code     ] canonical solutions: HumanEval " << passed << "/164, MBPP " << mbpp_passed << "/"
             << mbpp->NumDocs() << (broken.empty() ? "" : "; MBPP failing task_ids:" + broken) << "\n";

@@ -241,7 +241,8 @@ class LladaModel : public HfModel {
     for (const auto& request : requests) {
       const auto prompt = Ids(tokenizer_->Encode(request.context, /*add_special_tokens=*/true));
       CheckLength(prompt.size() + static_cast<size_t>(generate_.gen_length));
-      torch::manual_seed(options_.seed);
+      // Each sample of a prompt (a task's `repeats`) draws its own noise.
+      torch::manual_seed(options_.seed + static_cast<uint64_t>(request.sample_index));
       const auto output = LladaGenerate(*model_, torch::tensor(prompt, torch::kInt64).unsqueeze(0), generate_);
       const auto generated = output[0].slice(0, static_cast<int64_t>(prompt.size())).to(torch::kCPU);
       const std::vector<int32_t> ids(generated.data_ptr<int64_t>(), generated.data_ptr<int64_t>() + generated.numel());
