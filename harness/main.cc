@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "core/errors.h"
 #include "core/file_io.h"
+#include "core/text.h"
+#include "harness/analysis.h"
 #include "harness/evaluator.h"
 #include "harness/version.h"
 #include "models/checkpoint/tiny_model.h"
@@ -19,6 +22,7 @@
 #include "sandbox/selftest.h"
 #include "scorers/registry.h"
 #include "tasks/loaders.h"
+#include "store/store.h"
 #include "tasks/registry.h"
 
 namespace llada {
@@ -45,12 +49,17 @@ struct CommonFlags {
   bool fewshot_as_multiturn = false;
 };
 
-void AddCommonFlags(CLI::App* app, CommonFlags* flags) {
+// `study` takes lists where `run` takes one value (--shots 0,1,5; --preset
+// a,b; --chat-template x,y): `shots_list` receives its --shots.
+void AddCommonFlags(CLI::App* app, CommonFlags* flags, std::string* shots_list = nullptr) {
   // A flag given twice takes its last value, so scripts can override defaults.
   app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app->add_option("--tasks", flags->tasks, "Comma list of tasks, groups or aliases (see `llada-eval tasks`)")
       ->required();
-  app->add_option("--shots", flags->shots, "Few-shot examples per document (default: preset, else each task's own)");
+  if (shots_list)
+    app->add_option("--shots", *shots_list, "Few-shot settings to compare, e.g. 0,1,5")->required();
+  else
+    app->add_option("--shots", flags->shots, "Few-shot examples per document (default: preset, else each task's own)");
   app->add_option("--limit", flags->limit, "Evaluate only the first N documents of each task");
   app->add_option("--doc-range", flags->doc_range, "Only documents A <= index < B of each task, as A:B");
   app->add_option("--data-dir", flags->data_dir, "Benchmark files, laid out as <data-dir>/<task>/ (default: "
@@ -193,26 +202,24 @@ int RunTokenize(const std::string& path, bool jsonl, bool add_special, bool deco
   return 0;
 }
 
-int Main(int argc, char** argv) {
-  CLI::App app{"llada-eval: evaluation harness for diffusion (LLaDA) and autoregressive language models"};
-  app.set_version_flag("--version", std::string(kHarnessVersion) + " (" + kGitSha + ")");
-  app.require_subcommand(1);
+// Options of `run` (and `study`) beyond the common ones: the model and its
+// settings, outputs, the sandbox.
+struct RunFlags {
+  EvalOptions extra;
+  std::string output = "llada-eval-out", db, model_args;
+  std::map<std::string, std::string> setting_flags;
+};
 
-  CommonFlags run_flags;
-  EvalOptions run_extra;
-  std::string output = "llada-eval-out", db;
-  auto* run = app.add_subcommand("run", "Evaluate a model on tasks (the default command)");
-  AddCommonFlags(run, &run_flags);  // first: it sets the option defaults for the rest
-  run->add_option("--model", run_extra.model.spec, "Checkpoint directory, or replay:FILE.jsonl")->required();
-  run->add_option("--output", output, "Directory for results_<timestamp>.json, samples and the store")
+void AddRunFlags(CLI::App* run, RunFlags* flags, bool model_required) {
+  auto* model = run->add_option("--model", flags->extra.model.spec, "Checkpoint directory, or replay:FILE.jsonl");
+  if (model_required) model->required();
+  run->add_option("--output", flags->output, "Directory for results_<timestamp>.json, samples and the store")
       ->capture_default_str();
-  run->add_option("--db", db, "Result store (default: <output>/llada-eval.db)");
-  run->add_flag("--log-samples", run_extra.log_samples, "Write samples_<task>.jsonl per task");
-  std::string model_args;
-  run->add_option("--model-args", model_args,
+  run->add_option("--db", flags->db, "Result store (default: <output>/llada-eval.db)");
+  run->add_flag("--log-samples", flags->extra.log_samples, "Write samples_<task>.jsonl per task");
+  run->add_option("--model-args", flags->model_args,
                   "Backend settings as key=value,... (e.g. mc_num=128,cfg=0.5,gen_length=256); override the preset's");
   // The common backend settings as flags of their own (they fold into --model-args).
-  std::map<std::string, std::string> setting_flags;
   for (const auto& [flag, help] : std::vector<std::pair<std::string, std::string>>{
            {"mc-num", "LLaDA: Monte-Carlo samples per likelihood (default 128)"},
            {"mc-batch-size", "LLaDA: Monte-Carlo samples per forward pass (default min(mc_num, 32))"},
@@ -223,22 +230,69 @@ int Main(int argc, char** argv) {
            {"remasking", "LLaDA: low_confidence (default) or random"},
            {"temperature", "LLaDA: Gumbel sampling temperature (default 0: greedy)"},
        })
-    run->add_option("--" + flag, setting_flags[flag], help);
-  run->add_option("--seed", run_extra.model.seed, "Model sampling seed")->capture_default_str();
-  run->add_option("--batch-size", run_extra.model.batch_size, "Requests per model call")->capture_default_str();
-  run->add_option("--device", run_extra.model.device, "cpu, cuda or cuda:N")->capture_default_str();
-  run->add_option("--dtype", run_extra.model.dtype, "auto, float32, bfloat16 or float16")->capture_default_str();
+    run->add_option("--" + flag, flags->setting_flags[flag], help);
+  run->add_option("--seed", flags->extra.model.seed, "Model sampling seed")->capture_default_str();
+  run->add_option("--batch-size", flags->extra.model.batch_size, "Requests per model call")->capture_default_str();
+  run->add_option("--device", flags->extra.model.device, "cpu, cuda or cuda:N")->capture_default_str();
+  run->add_option("--dtype", flags->extra.model.dtype, "auto, float32, bfloat16 or float16")->capture_default_str();
   // Code tasks (HumanEval, MBPP): the sandbox.
-  run->add_option("--exec-workers", run_extra.code_execution.workers,
+  run->add_option("--exec-workers", flags->extra.code_execution.workers,
                   "Programs run at once in the sandbox (default: the machine's cores)");
-  run->add_option("--exec-time-floor", run_extra.code_execution.time_limit_floor,
+  run->add_option("--exec-time-floor", flags->extra.code_execution.time_limit_floor,
                   "Smallest time limit per program, seconds")
       ->capture_default_str();
-  run->add_option("--exec-time-factor", run_extra.code_execution.time_limit_factor,
+  run->add_option("--exec-time-factor", flags->extra.code_execution.time_limit_factor,
                   "Time limit = max(floor, factor x the reference solution's time in the sandbox)")
       ->capture_default_str();
-  run->add_flag("--unsafe-exec", run_extra.code_execution.unsafe_exec,
+  run->add_flag("--unsafe-exec", flags->extra.code_execution.unsafe_exec,
                 "If the sandbox is unusable, run model-written code WITHOUT isolation (rlimits only; recorded)");
+}
+
+EvalOptions ToRunOptions(const CommonFlags& common, const RunFlags& flags) {
+  EvalOptions options = ToEvalOptions(common);
+  options.model = flags.extra.model;
+  options.log_samples = flags.extra.log_samples;
+  options.output_dir = flags.output;
+  options.db_path = flags.db;
+  options.cli_model_args = ParseModelArgs(flags.model_args);
+  options.code_execution = flags.extra.code_execution;
+  if (const char* bwrap = std::getenv("LLADA_EVAL_BWRAP"); bwrap && *bwrap) options.code_execution.bwrap = bwrap;
+  for (const auto& [flag, value] : flags.setting_flags) {
+    if (value.empty()) continue;
+    std::string key = flag;
+    std::replace(key.begin(), key.end(), '-', '_');
+    const nlohmann::json parsed = ParseModelArgs(key + "=" + value);  // typed as --model-args types it
+    options.cli_model_args[key] = parsed.at(key);
+  }
+  ValidateDevice(options.model.device, options.model.dtype);
+  if (options.model.batch_size < 1) throw UserError("--batch-size: must be 1 or more");
+  return options;
+}
+
+// The backend settings of a run: the preset's, then the command line's.
+void ResolveModelArgs(EvalOptions* options) {
+  options->model.model_args = options->preset_config.value("model_args", nlohmann::json::object());
+  for (auto it = options->cli_model_args.begin(); it != options->cli_model_args.end(); ++it)
+    options->model.model_args[it.key()] = it.value();
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  for (const auto& item : Split(text, ','))
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"llada-eval: evaluation harness for diffusion (LLaDA) and autoregressive language models"};
+  app.set_version_flag("--version", std::string(kHarnessVersion) + " (" + kGitSha + ")");
+  app.require_subcommand(1);
+
+  CommonFlags run_flags;
+  RunFlags run_options;
+  auto* run = app.add_subcommand("run", "Evaluate a model on tasks (the default command)");
+  AddCommonFlags(run, &run_flags);  // first: it sets the option defaults for the rest
+  AddRunFlags(run, &run_options, /*model_required=*/true);
 
   CommonFlags request_flags;
   auto* requests = app.add_subcommand("requests", "Print every request a run would send, as JSONL");
@@ -317,6 +371,50 @@ int Main(int argc, char** argv) {
       sandbox_cmd->add_subcommand("selftest", "Run the adversarial suite; print case, expected, observed (exit 1 on any miss)");
   selftest_cmd->add_option("--workers", selftest_workers, "Parallel sandbox slots (default: the machine's cores)")
       ->capture_default_str();
+
+  // Reading the store back: runs, compare, report, study.
+  std::string store_db = "llada-eval-out/llada-eval.db";
+  auto add_db = [&](CLI::App* cmd) {
+    cmd->add_option("--db", store_db, "Result store")->capture_default_str();
+  };
+  bool runs_json = false;
+  auto* runs_cmd = app.add_subcommand("runs", "List the runs in a store");
+  add_db(runs_cmd);
+  runs_cmd->add_flag("--json", runs_json, "One JSON array instead of a table");
+
+  std::string baseline_spec, candidate_spec, compare_json, compare_tasks;
+  double alpha = 0.05, min_delta = 0.0;
+  int compare_shots = -1;
+  auto* compare_cmd = app.add_subcommand(
+      "compare", "Paired comparison of two runs per task; exit 1 on a significant regression");
+  add_db(compare_cmd);
+  compare_cmd->add_option("--baseline", baseline_spec, "Run id or latest:<model>")->required();
+  compare_cmd->add_option("--candidate", candidate_spec, "Run id or latest:<model>")->required();
+  compare_cmd->add_option("--alpha", alpha, "Family-wise significance level (Holm over tasks)")->capture_default_str();
+  compare_cmd->add_option("--min-delta", min_delta, "Smallest change (in metric units) that counts as a regression")
+      ->capture_default_str();
+  compare_cmd->add_option("--json", compare_json, "Also write the comparison as JSON to this file");
+  compare_cmd->add_option("--tasks", compare_tasks, "latest:<model> must cover these tasks");
+  compare_cmd->add_option("--shots", compare_shots, "latest:<model> must have run with this --shots");
+
+  std::string report_out = "llada-eval-report.html", reported_file = (DefaultConfigDir() / "reported" / "llada_paper.json").string();
+  size_t samples_per_cell = 20;
+  auto* report_cmd = app.add_subcommand("report", "Write the self-contained HTML report of a store");
+  add_db(report_cmd);
+  report_cmd->add_option("--out", report_out, "HTML file to write")->capture_default_str();
+  report_cmd->add_option("--reported", reported_file, "Numbers reported in papers (configs/reported/*.json; '' for none)")
+      ->capture_default_str();
+  report_cmd->add_option("--samples-per-cell", samples_per_cell, "Samples shown per run and task")->capture_default_str();
+
+  CommonFlags study_flags;
+  RunFlags study_options;
+  std::string study_shots, study_models, study_report;
+  auto* study_cmd = app.add_subcommand(
+      "study", "Run models x shots (x chat templates x presets), reusing cached requests; print few-shot minus zero-shot");
+  AddCommonFlags(study_cmd, &study_flags, &study_shots);
+  AddRunFlags(study_cmd, &study_options, /*model_required=*/false);
+  study_cmd->add_option("--models", study_models, "Comma list of --model values")->required();
+  study_cmd->add_option("--report", study_report, "Also write the HTML report of the store here");
 
   // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -398,26 +496,83 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
-  EvalOptions options = ToEvalOptions(run_flags);
-  options.model = run_extra.model;
-  options.log_samples = run_extra.log_samples;
-  options.output_dir = output;
-  options.db_path = db;
-  options.cli_model_args = ParseModelArgs(model_args);
-  options.code_execution = run_extra.code_execution;
-  if (const char* bwrap = std::getenv("LLADA_EVAL_BWRAP"); bwrap && *bwrap) options.code_execution.bwrap = bwrap;
-  for (const auto& [flag, value] : setting_flags) {
-    if (value.empty()) continue;
-    std::string key = flag;
-    std::replace(key.begin(), key.end(), '-', '_');
-    const nlohmann::json parsed = ParseModelArgs(key + "=" + value);  // typed as --model-args types it
-    options.cli_model_args[key] = parsed.at(key);
+  if (runs_cmd->parsed()) {
+    auto store = Store::Open(store_db);
+    if (runs_json) std::cout << RunsJson(*store, registry).dump(2) << "\n";
+    else std::cout << FormatRunsTable(*store, registry);
+    return 0;
   }
-  if (options.preset_config.contains("model_args")) options.model.model_args = options.preset_config.at("model_args");
-  for (auto it = options.cli_model_args.begin(); it != options.cli_model_args.end(); ++it)
-    options.model.model_args[it.key()] = it.value();
-  ValidateDevice(options.model.device, options.model.dtype);
-  if (options.model.batch_size < 1) throw UserError("--batch-size: must be 1 or more");
+  if (compare_cmd->parsed()) {
+    if (alpha <= 0 || alpha >= 1) throw UserError("--alpha: must be between 0 and 1");
+    auto store = Store::Open(store_db);
+    RunFilter filter{SplitList(compare_tasks), std::nullopt};
+    if (compare_shots >= 0) filter.shots = compare_shots;
+    const int64_t baseline = ResolveRunSpec(*store, registry, baseline_spec, filter);
+    const int64_t candidate = ResolveRunSpec(*store, registry, candidate_spec, filter);
+    const ComparisonReport comparison = CompareRuns(*store, registry, baseline, candidate, alpha, min_delta);
+    std::cout << FormatComparison(comparison);
+    if (!compare_json.empty()) WriteFileAtomically(compare_json, ComparisonJson(comparison).dump(2) + "\n");
+    return comparison.HasRegression() ? 1 : 0;
+  }
+  auto write_report = [&](const std::string& db_path, const std::string& out) {
+    auto store = Store::Open(db_path);
+    const HtmlReportInput input = GatherReport(*store, registry, reported_file, samples_per_cell);
+    WriteFileAtomically(out, RenderHtmlReport(input));
+    std::cerr << "llada-eval: report of " << input.runs.size() << " runs written to " << out << "\n";
+  };
+  if (report_cmd->parsed()) {
+    write_report(store_db, report_out);
+    return 0;
+  }
+  if (study_cmd->parsed()) {
+    std::vector<int> shots;
+    for (const auto& item : SplitList(study_shots)) {
+      if (!IsAsciiDigits(item)) throw UserError("--shots: expected a comma list of whole numbers, got '" + study_shots + "'");
+      shots.push_back(std::stoi(item));
+    }
+    const std::vector<std::string> models = SplitList(study_models);
+    std::vector<std::string> chat_templates = SplitList(study_flags.chat_template);
+    if (chat_templates.empty()) chat_templates.push_back(study_flags.apply_chat_template ? "auto" : "");
+    std::vector<std::string> presets = SplitList(study_flags.preset);
+    if (presets.empty()) presets.push_back("");
+    ModelRegistry models_registry;
+    RegisterBuiltinModels(models_registry);
+    Evaluator evaluator(registry, models_registry, std::cerr, isatty(STDERR_FILENO) != 0);
+    std::vector<int64_t> run_ids;
+    size_t computed = 0, cached = 0;
+    std::string db_path;
+    for (const auto& model : models)
+      for (const auto& preset : presets)
+        for (const auto& chat : chat_templates)
+          for (int shot : shots) {
+            CommonFlags cell = study_flags;
+            cell.preset = preset;
+            cell.chat_template = chat == "auto" ? "" : chat;
+            cell.apply_chat_template = !chat.empty();
+            cell.shots = shot;
+            RunFlags cell_options = study_options;
+            cell_options.extra.model.spec = model;
+            EvalOptions options = ToRunOptions(cell, cell_options);
+            ResolveModelArgs(&options);
+            std::cerr << "llada-eval: study: " << model << ", " << shot << " shots"
+                      << (chat.empty() ? "" : ", chat template " + chat) << (preset.empty() ? "" : ", preset " + preset)
+                      << "\n";
+            const RunOutcome outcome = evaluator.Run(options);
+            run_ids.push_back(outcome.report.run_id);
+            computed += outcome.computed_responses;
+            cached += outcome.cached_responses;
+            db_path = outcome.db_path.string();
+          }
+    auto store = Store::Open(db_path);
+    std::cout << FormatStudy(ComputeStudy(*store, registry, run_ids));
+    std::cerr << "llada-eval: study: " << run_ids.size() << " runs, " << computed << " responses computed, " << cached
+              << " from cache\n  store:   " << db_path << "\n";
+    if (!study_report.empty()) write_report(db_path, study_report);
+    return 0;
+  }
+
+  EvalOptions options = ToRunOptions(run_flags, run_options);
+  ResolveModelArgs(&options);
 
   ModelRegistry models;
   RegisterBuiltinModels(models);

@@ -16,6 +16,8 @@ PACKAGES=(
   libopenblas0-pthread
   # LibTorch (CPU) for the LLaDA and ARM backends
   libtorch-dev
+  # rendering the HTML report in a real browser (its test)
+  chromium
   # inspecting the result store by hand
   sqlite3
 )

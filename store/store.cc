@@ -304,6 +304,58 @@ std::optional<RunSummary> Store::GetRun(int64_t run_id) {
   return RunSummary{select.Int(0), select.Text(1), select.Text(2), select.Text(3), select.Text(4), select.Text(5)};
 }
 
+std::vector<StoredRun> Store::ListRuns() {
+  Statement select(db_,
+                   "SELECT r.id, r.model_id, r.model_spec, r.tasks, r.preset, r.config, r.config_hash, r.task_hashes, "
+                   "r.data_hashes, r.harness_version, r.git_sha, r.host, r.started_at, coalesce(r.finished_at, ''), "
+                   "r.status, coalesce(r.error, ''), m.identity, m.description "
+                   "FROM runs r JOIN models m ON m.id = r.model_id ORDER BY r.id",
+                   path_);
+  std::vector<StoredRun> runs;
+  while (select.Step()) {
+    StoredRun run;
+    run.id = select.Int(0);
+    run.record = {select.Int(1),
+                  select.Text(2),
+                  nlohmann::json::parse(select.Text(3)),
+                  nlohmann::json::parse(select.Text(5)),
+                  select.Text(6),
+                  nlohmann::json::parse(select.Text(7)),
+                  nlohmann::json::parse(select.Text(8)),
+                  select.Text(4),
+                  select.Text(9),
+                  select.Text(10),
+                  select.Text(11)};
+    run.started_at = select.Text(12);
+    run.finished_at = select.Text(13);
+    run.status = select.Text(14);
+    run.error = select.Text(15);
+    run.model_identity = select.Text(16);
+    run.model_description = nlohmann::json::parse(select.Text(17), nullptr, false);
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+std::vector<std::string> Store::SampleTasks(int64_t run_id) {
+  Statement select(db_, "SELECT DISTINCT task FROM samples WHERE run_id = ? ORDER BY task", path_);
+  select.Bind(1, run_id);
+  std::vector<std::string> tasks;
+  while (select.Step()) tasks.push_back(select.Text(0));
+  return tasks;
+}
+
+std::map<std::string, nlohmann::json> Store::LookupRequests(const std::vector<std::string>& keys) {
+  std::map<std::string, nlohmann::json> found;
+  Statement select(db_, "SELECT request FROM request_cache WHERE key = ?", path_);
+  for (const auto& key : keys) {
+    select.Bind(1, key);
+    if (select.Step()) found[key] = nlohmann::json::parse(select.Text(0));
+    select.Run();  // reset for the next key
+  }
+  return found;
+}
+
 std::map<std::string, nlohmann::json> Store::LookupResponses(const std::vector<std::string>& keys) {
   std::map<std::string, nlohmann::json> found;
   Statement select(db_, "SELECT response FROM request_cache WHERE key = ?", path_);

@@ -75,6 +75,18 @@ struct RunSummary {
   std::string config_hash;
 };
 
+// A run as `runs`, `report` and `compare` read it back.
+struct StoredRun {
+  int64_t id = 0;
+  RunRecord record;
+  std::string status;      // running, finished, failed
+  std::string started_at;  // ISO 8601 UTC
+  std::string finished_at;
+  std::string error;
+  std::string model_identity;
+  nlohmann::json model_description;  // the backend's Describe()
+};
+
 class Store {
  public:
   // Opens or creates the database and migrates it to the current schema.
@@ -95,9 +107,15 @@ class Store {
   void MarkRunResumed(int64_t run_id);
   void FinishRun(int64_t run_id, const std::string& status, const std::string& error = "");
   std::optional<RunSummary> GetRun(int64_t run_id);
+  // Every run, oldest first, with its configuration and model.
+  std::vector<StoredRun> ListRuns();
+  // The tasks a run stored samples for, in name order.
+  std::vector<std::string> SampleTasks(int64_t run_id);
 
   // Cached responses for the keys that are present.
   std::map<std::string, nlohmann::json> LookupResponses(const std::vector<std::string>& keys);
+  // The stored requests (context, continuation, ...) for the keys that are present.
+  std::map<std::string, nlohmann::json> LookupRequests(const std::vector<std::string>& keys);
   // Commits the entries in one transaction (each batch is durable on return).
   void PutResponses(const std::vector<CacheEntry>& entries, int64_t model_id);
 

@@ -119,4 +119,10 @@ CliResult RunCli(const std::vector<std::string>& args, const std::map<std::strin
   return result;
 }
 
+int CountOccurrences(const std::string& text, const std::string& needle) {
+  int count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++count;
+  return count;
+}
+
 }  // namespace llada::testing

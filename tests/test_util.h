@@ -54,6 +54,9 @@ std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& contents);
 std::vector<std::string> ReadLines(const std::filesystem::path& path);
 
+// Non-overlapping occurrences of `needle` in `text`.
+int CountOccurrences(const std::string& text, const std::string& needle);
+
 // The newest results_*.json in a directory.
 std::filesystem::path LatestResults(const std::filesystem::path& dir);
 
