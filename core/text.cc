@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 
 namespace llada {
 namespace {
@@ -159,6 +160,12 @@ std::string PyCapitalize(std::string_view text) {
   if (length == 1 && cp >= 0x80) out.push_back(text[0]);
   else AppendUtf8(static_cast<uint32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp))), &out);
   return out + PyLower(text.substr(length));
+}
+
+std::string FormatFixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
+  return buffer;
 }
 
 std::string ToValidUtf8(std::string_view bytes) {

@@ -30,6 +30,9 @@ std::string PyLower(std::string_view text);
 // Python's str.capitalize(): the first character in title case, the rest lowered.
 std::string PyCapitalize(std::string_view text);
 
+// printf's "%.<digits>f": fixed-point text for tables and reports.
+std::string FormatFixed(double value, int digits);
+
 // Python's bytes.decode('utf-8', errors='replace'): every byte that is not part
 // of valid UTF-8 becomes U+FFFD, so untrusted output can go into JSON.
 std::string ToValidUtf8(std::string_view bytes);

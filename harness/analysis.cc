@@ -15,12 +15,6 @@
 namespace llada {
 namespace {
 
-std::string Fixed(double value, int digits) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
-  return buffer;
-}
-
 bool Finished(const StoredRun& run) { return run.status == "finished"; }
 
 // The names a run was asked for, with groups that only list their members
@@ -168,7 +162,7 @@ std::string FormatRunsTable(Store& store, const TaskRegistry& registry) {
     std::vector<std::string> tasks, headline;
     for (const auto& task : run.at("tasks")) tasks.push_back(task.get<std::string>());
     for (const auto& entry : run.at("headline"))
-      headline.push_back(entry.at("task").get<std::string>() + " " + Fixed(entry.at("value").get<double>(), 4));
+      headline.push_back(entry.at("task").get<std::string>() + " " + FormatFixed(entry.at("value").get<double>(), 4));
     rows.push_back({std::to_string(run.at("id").get<int64_t>()), run.at("model"), Join(tasks, ","), run.at("shots"),
                     run.at("preset").get<std::string>().empty() ? "-" : run.at("preset").get<std::string>(),
                     run.at("started_at"), run.at("status"), Join(headline, "  ")});
@@ -411,7 +405,7 @@ HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const s
           const std::string filter = cell.metric.substr(cell.metric.find(',') + 1);
           if (sample.filtered.contains(filter)) view.extracted = Truncate(sample.filtered.at(filter).get<std::string>(), 1500);
           view.target = Truncate(sample.target, 1500);
-          if (sample.metrics.contains(cell.metric)) view.score = Fixed(sample.metrics.at(cell.metric).get<double>(), 4);
+          if (sample.metrics.contains(cell.metric)) view.score = FormatFixed(sample.metrics.at(cell.metric).get<double>(), 4);
           view.error = sample.error;
           samples.samples.push_back(std::move(view));
         }

@@ -7,16 +7,12 @@
 #include <set>
 #include <sstream>
 
+#include "core/text.h"
+
 namespace llada {
 namespace {
 
-std::string Fixed(double value, int digits) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
-  return buffer;
-}
-
-std::string Percent(double value) { return Fixed(100.0 * value, 1); }
+std::string Percent(double value) { return FormatFixed(100.0 * value, 1); }
 
 std::string Anchor(int64_t run_id, const std::string& task) {
   std::string id = "samples-" + std::to_string(run_id) + "-";
@@ -216,7 +212,7 @@ std::string RenderHtmlReport(const HtmlReportInput& input) {
         continue;
       }
       const LeaderboardCell& cell = it->second;
-      html << "<td class=\"num\" data-sort=\"" << Fixed(cell.value, 6) << "\" title=\"" << HtmlEscape(cell.metric)
+      html << "<td class=\"num\" data-sort=\"" << FormatFixed(cell.value, 6) << "\" title=\"" << HtmlEscape(cell.metric)
            << ", " << cell.num_fewshot << "-shot" << (cell.run_id ? ", run " + std::to_string(cell.run_id) : "")
            << (cell.n ? ", n=" + std::to_string(cell.n) : "") << "\">";
       const std::string anchor = Anchor(cell.run_id, task);
@@ -255,9 +251,9 @@ std::string RenderHtmlReport(const HtmlReportInput& input) {
            << HtmlEscape(row.task) << "</td><td>" << HtmlEscape(row.metric) << "</td><td class=\"num\">" << row.shots
            << "</td><td class=\"num\">" << row.n << "</td><td class=\"num\">" << Percent(row.zero_shot)
            << "</td><td class=\"num\">" << Percent(row.few_shot) << "</td><td class=\"num " << sign << "\" data-sort=\""
-           << Fixed(row.delta, 6) << "\">" << (row.delta >= 0 ? "+" : "") << Percent(row.delta)
+           << FormatFixed(row.delta, 6) << "\">" << (row.delta >= 0 ? "+" : "") << Percent(row.delta)
            << "</td><td class=\"num\">[" << Percent(row.ci_low) << ", " << Percent(row.ci_high)
-           << "]</td><td class=\"num\">" << Fixed(row.p_value, 4) << "</td></tr>\n";
+           << "]</td><td class=\"num\">" << FormatFixed(row.p_value, 4) << "</td></tr>\n";
     }
     html << "</tbody></table>\n" << StudyChart(input.study);
   }

@@ -19,20 +19,11 @@
 namespace llada {
 namespace {
 
-ExecLimits QuickLimits() {
-  ExecLimits limits;
-  limits.wall_seconds = 5;
-  limits.cpu_seconds = 2;
-  limits.memory_bytes = int64_t{512} << 20;
-  limits.output_bytes = int64_t{64} << 10;
-  return limits;
-}
-
 // A hostile program and the verdicts that mean "contained".
 struct ProgramCase {
   std::string name, spec;
   std::string program;
-  ExecLimits limits = QuickLimits();
+  ExecLimits limits = SelftestLimits();
   std::vector<Verdict> accepted;
   // Extra checks on the result; returns what is wrong, or "".
   std::function<std::string(const ExecResult&)> check;
@@ -61,7 +52,7 @@ std::vector<ProgramCase> ProgramCases(int canary_port, bool seccomp) {
   auto add = [&](std::string name, std::string spec, std::string program, std::vector<Verdict> accepted,
                  std::function<void(ExecLimits&)> tweak = nullptr,
                  std::function<std::string(const ExecResult&)> check = nullptr) {
-    ProgramCase c{std::move(name), std::move(spec), std::move(program), QuickLimits(), std::move(accepted),
+    ProgramCase c{std::move(name), std::move(spec), std::move(program), SelftestLimits(), std::move(accepted),
                   std::move(check)};
     if (tweak) tweak(c.limits);
     cases.push_back(std::move(c));
@@ -217,6 +208,15 @@ SelftestRow Row(std::string name, std::string spec, std::string expected, std::s
 
 }  // namespace
 
+ExecLimits SelftestLimits() {
+  ExecLimits limits;
+  limits.wall_seconds = 5;
+  limits.cpu_seconds = 2;
+  limits.memory_bytes = int64_t{512} << 20;
+  limits.output_bytes = int64_t{64} << 10;
+  return limits;
+}
+
 bool SelftestReport::ok() const {
   return std::all_of(rows.begin(), rows.end(), [](const SelftestRow& row) { return row.ok; });
 }
@@ -270,7 +270,7 @@ SelftestReport RunSandboxSelftest(Executor& executor, int workers) {
     for (const char* program : {kReference, "assert 1 == 2\n", "raise ValueError('x')\n", "print(sum(range(10**6)))\n",
                                 "x = bytearray(8 << 30)\n", "import sys\nsys.exit(3)\n", "import json\njson.loads('[1]')\n",
                                 "def f(n):\n    return 1 if n < 2 else n * f(n - 1)\nassert f(20) > 0\n"})
-      mixed.push_back({program, QuickLimits()});
+      mixed.push_back({program, SelftestLimits()});
     std::vector<std::string> runs;
     for (int run = 0; run < 3; ++run) {
       std::string verdicts;
@@ -287,12 +287,12 @@ SelftestReport RunSandboxSelftest(Executor& executor, int workers) {
     const char* bombs[] = {kForkBomb, "x = bytearray(8 << 30)\n", "while True:\n    pass\n",
                            "while True:\n    print('x' * 1000)\n", "import os\nos.kill(-1, 9)\n"};
     for (int i = 0; i < 15; ++i) {
-      ExecLimits limits = QuickLimits();
+      ExecLimits limits = SelftestLimits();
       limits.wall_seconds = 4;
       limits.cpu_seconds = 1;
       crowd.push_back({bombs[i % 5], limits});
     }
-    ExecLimits generous = QuickLimits();
+    ExecLimits generous = SelftestLimits();
     generous.wall_seconds = 60;
     crowd.push_back({kReference, generous});
     const int crowd_workers = std::min(16, kMaxSandboxSlots);
@@ -305,7 +305,7 @@ SelftestReport RunSandboxSelftest(Executor& executor, int workers) {
     BwrapOptions broken;
     broken.bwrap = "/nonexistent/bwrap";
     auto missing = MakeBwrapExecutor(broken);
-    const ExecResult result = missing->Run({kReference, QuickLimits()}, 0);
+    const ExecResult result = missing->Run({kReference, SelftestLimits()}, 0);
     const SandboxProbe probe = ProbeSandbox(*missing);
     report.rows.push_back(Row("bwrap_missing", "4.5.17", "SANDBOX_ERROR, probe fails", VerdictName(result.verdict) +
                               (probe.ok ? ", probe passes" : ", probe fails"),

@@ -29,6 +29,9 @@ struct SelftestReport {
   bool ok() const;
 };
 
+// The suite's default limits: 5 s wall, 2 s CPU, 512 MiB, 64 KiB of output.
+ExecLimits SelftestLimits();
+
 // Runs the suite on `executor` with `workers` parallel slots (1..64).
 SelftestReport RunSandboxSelftest(Executor& executor, int workers);
 

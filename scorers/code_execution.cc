@@ -21,6 +21,35 @@ nlohmann::json LimitsJson(const ExecLimits& l) {
 
 std::string LimitsKey(const ExecLimits& l) { return LimitsJson(l).dump(); }
 
+// The value for `key`, computed once: the first caller runs `compute`, callers
+// that come while it runs wait for its result.
+template <class T, class Compute>
+T ComputeOnce(std::mutex& mutex, std::map<std::string, std::shared_future<T>>& memo, const std::string& key,
+              Compute compute) {
+  std::promise<T> promise;
+  std::shared_future<T> future;
+  bool owner = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = memo.find(key);
+    if (it == memo.end()) {
+      future = promise.get_future().share();
+      memo.emplace(key, future);
+      owner = true;
+    } else {
+      future = it->second;
+    }
+  }
+  if (owner) {
+    try {
+      promise.set_value(compute());
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+  }
+  return future.get();
+}
+
 }  // namespace
 
 int CodeExecutionOptions::ResolvedWorkers() const {
@@ -110,32 +139,12 @@ ExecResult SandboxRunner::RunOnFreeSlot(const ExecJob& job) {
 // Each reference solution runs once per process, the first time a sample of
 // its problem is scored; samples of that problem wait for it.
 SandboxRunner::Calibration SandboxRunner::Calibrate(const std::string& reference_program) {
-  const std::string key = Sha256Hex(reference_program);
-  std::promise<Calibration> promise;
-  std::shared_future<Calibration> future;
-  bool owner = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = calibrations_.find(key);
-    if (it == calibrations_.end()) {
-      future = promise.get_future().share();
-      calibrations_.emplace(key, future);
-      owner = true;
-    } else {
-      future = it->second;
-    }
-  }
-  if (owner) {
-    try {
-      Calibration calibration;
-      calibration.reference = RunOnFreeSlot({reference_program, ExecLimits()});
-      calibration.usable = calibration.reference.verdict == Verdict::kPass;
-      promise.set_value(calibration);
-    } catch (...) {
-      promise.set_exception(std::current_exception());
-    }
-  }
-  return future.get();
+  return ComputeOnce(mutex_, calibrations_, Sha256Hex(reference_program), [&] {
+    Calibration calibration;
+    calibration.reference = RunOnFreeSlot({reference_program, ExecLimits()});
+    calibration.usable = calibration.reference.verdict == Verdict::kPass;
+    return calibration;
+  });
 }
 
 ExecLimits SandboxRunner::LimitsFor(const Calibration& calibration) const {
@@ -166,29 +175,8 @@ CodeRun SandboxRunner::Run(const std::string& program, const std::string& refere
     run.executor = executor_->Name();
     return run;
   }
-  const std::string key = Sha256Hex(program + "\n" + LimitsKey(run.limits));
-  std::promise<ExecResult> promise;
-  std::shared_future<ExecResult> future;
-  bool owner = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = results_.find(key);
-    if (it == results_.end()) {
-      future = promise.get_future().share();
-      results_.emplace(key, future);
-      owner = true;
-    } else {
-      future = it->second;
-    }
-  }
-  if (owner) {
-    try {
-      promise.set_value(RunOnFreeSlot({program, run.limits}));
-    } catch (...) {
-      promise.set_exception(std::current_exception());
-    }
-  }
-  run.result = future.get();
+  run.result = ComputeOnce(mutex_, results_, Sha256Hex(program + "\n" + LimitsKey(run.limits)),
+                           [&] { return RunOnFreeSlot({program, run.limits}); });
   run.executor = executor_->Name();
   if (run.result.verdict == Verdict::kSandboxError)
     throw UserError("sandbox error while running a program: " + run.result.detail);

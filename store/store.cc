@@ -346,19 +346,17 @@ std::vector<std::string> Store::SampleTasks(int64_t run_id) {
 }
 
 std::map<std::string, nlohmann::json> Store::LookupRequests(const std::vector<std::string>& keys) {
-  std::map<std::string, nlohmann::json> found;
-  Statement select(db_, "SELECT request FROM request_cache WHERE key = ?", path_);
-  for (const auto& key : keys) {
-    select.Bind(1, key);
-    if (select.Step()) found[key] = nlohmann::json::parse(select.Text(0));
-    select.Run();  // reset for the next key
-  }
-  return found;
+  return LookupCacheColumn("request", keys);
 }
 
 std::map<std::string, nlohmann::json> Store::LookupResponses(const std::vector<std::string>& keys) {
+  return LookupCacheColumn("response", keys);
+}
+
+std::map<std::string, nlohmann::json> Store::LookupCacheColumn(const std::string& column,
+                                                               const std::vector<std::string>& keys) {
   std::map<std::string, nlohmann::json> found;
-  Statement select(db_, "SELECT response FROM request_cache WHERE key = ?", path_);
+  Statement select(db_, "SELECT " + column + " FROM request_cache WHERE key = ?", path_);
   for (const auto& key : keys) {
     select.Bind(1, key);
     if (select.Step()) found[key] = nlohmann::json::parse(select.Text(0));

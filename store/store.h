@@ -129,6 +129,9 @@ class Store {
  private:
   Store(sqlite3* db, std::string path);
   void Exec(const std::string& sql);
+  // `column` ("request" or "response") of the cache rows with these keys.
+  std::map<std::string, nlohmann::json> LookupCacheColumn(const std::string& column,
+                                                          const std::vector<std::string>& keys);
   void Migrate();
   sqlite3* db_;
   std::string path_;

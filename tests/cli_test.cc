@@ -25,10 +25,7 @@ using testing::SourceDir;
 using testing::TempDir;
 using testing::WriteFile;
 
-std::string Describe(const CliResult& r) {
-  return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) + "\nstdout:\n" + r.out +
-         "\nstderr:\n" + r.err;
-}
+using testing::Describe;
 
 int CountLines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 

@@ -32,9 +32,7 @@ using testing::SourceDir;
 using testing::TempDir;
 using testing::WriteFile;
 
-std::string Describe(const CliResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
-}
+using testing::Describe;
 
 TEST(PairedStatsTest, McNemarExactMatchesTheBinomialTail) {
   EXPECT_DOUBLE_EQ(McNemarExactP(0, 0), 1.0);

@@ -34,14 +34,7 @@ class SandboxTest : public ::testing::Test {
   ExecResult Run(const std::string& program, ExecLimits limits = Quick(), int slot = 1) {
     return executor_->Run({program, limits}, slot);
   }
-  static ExecLimits Quick() {
-    ExecLimits limits;
-    limits.wall_seconds = 5;
-    limits.cpu_seconds = 2;
-    limits.memory_bytes = int64_t{512} << 20;
-    limits.output_bytes = int64_t{64} << 10;
-    return limits;
-  }
+  static ExecLimits Quick() { return SelftestLimits(); }
   std::unique_ptr<Executor> executor_;
 };
 

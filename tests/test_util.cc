@@ -119,6 +119,11 @@ CliResult RunCli(const std::vector<std::string>& args, const std::map<std::strin
   return result;
 }
 
+std::string Describe(const CliResult& r) {
+  return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) + "\nstdout:\n" + r.out +
+         "\nstderr:\n" + r.err;
+}
+
 int CountOccurrences(const std::string& text, const std::string& needle) {
   int count = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++count;

@@ -42,6 +42,9 @@ struct CliResult {
   std::string err;
 };
 
+// Exit status, signal, stdout and stderr, for failure messages.
+std::string Describe(const CliResult& result);
+
 // Runs build/llada-eval with `args`; `env` entries are added to the environment;
 // `input` is its standard input.
 CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
