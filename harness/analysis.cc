@@ -338,16 +338,24 @@ std::vector<StudyRow> ComputeStudy(Store& store, const TaskRegistry& registry, c
 }
 
 std::string FormatStudy(const std::vector<StudyRow>& study) {
-  std::ostringstream out;
   if (study.empty()) return "no model has runs at 0 and at k > 0 shots on the same task\n";
-  char line[512];
-  std::snprintf(line, sizeof(line), "%-36s %-18s %-28s %5s %6s %8s %8s %9s %21s %8s\n", "model", "setting", "task",
-                "shots", "n", "0-shot", "k-shot", "delta", "95% interval", "p");
+  int model_width = 5, setting_width = 7, task_width = 4;
+  for (const auto& row : study) {
+    model_width = std::max(model_width, static_cast<int>(row.model.size()));
+    setting_width = std::max(setting_width, static_cast<int>(row.setting.size()));
+    task_width = std::max(task_width, static_cast<int>(row.task.size()));
+  }
+  std::ostringstream out;
+  char line[1024];
+  std::snprintf(line, sizeof(line), "%-*s  %-*s  %-*s %5s %6s %8s %8s %9s %21s %8s\n", model_width, "model",
+                setting_width, "setting", task_width, "task", "shots", "n", "0-shot", "k-shot", "delta", "95% interval",
+                "p");
   out << line;
   for (const auto& row : study) {
-    std::snprintf(line, sizeof(line), "%-36s %-18s %-28s %5d %6zu %8.4f %8.4f %+9.4f [%+9.4f,%+9.4f] %8.4g\n",
-                  row.model.c_str(), row.setting.empty() ? "-" : row.setting.c_str(), row.task.c_str(), row.shots,
-                  row.n, row.zero_shot, row.few_shot, row.delta, row.ci_low, row.ci_high, row.p_value);
+    std::snprintf(line, sizeof(line), "%-*s  %-*s  %-*s %5d %6zu %8.4f %8.4f %+9.4f [%+9.4f,%+9.4f] %8.4g\n",
+                  model_width, row.model.c_str(), setting_width, row.setting.empty() ? "-" : row.setting.c_str(),
+                  task_width, row.task.c_str(), row.shots, row.n, row.zero_shot, row.few_shot, row.delta, row.ci_low,
+                  row.ci_high, row.p_value);
     out << line;
   }
   return out.str();

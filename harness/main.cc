@@ -415,6 +415,7 @@ int Main(int argc, char** argv) {
   AddRunFlags(study_cmd, &study_options, /*model_required=*/false);
   study_cmd->add_option("--models", study_models, "Comma list of --model values")->required();
   study_cmd->add_option("--report", study_report, "Also write the HTML report of the store here");
+  // --chat-template and --preset take comma lists here ("none" = plain prompts, "auto" = the checkpoint's template).
 
   // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -496,15 +497,22 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
+  // The read-only commands never create a store.
+  auto open_existing = [](const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw UserError::InFile(path, "--db", "no result store here (a run writes <output>/llada-eval.db)");
+    return Store::Open(path);
+  };
   if (runs_cmd->parsed()) {
-    auto store = Store::Open(store_db);
+    auto store = open_existing(store_db);
     if (runs_json) std::cout << RunsJson(*store, registry).dump(2) << "\n";
     else std::cout << FormatRunsTable(*store, registry);
     return 0;
   }
   if (compare_cmd->parsed()) {
     if (alpha <= 0 || alpha >= 1) throw UserError("--alpha: must be between 0 and 1");
-    auto store = Store::Open(store_db);
+    auto store = open_existing(store_db);
     RunFilter filter{SplitList(compare_tasks), std::nullopt};
     if (compare_shots >= 0) filter.shots = compare_shots;
     const int64_t baseline = ResolveRunSpec(*store, registry, baseline_spec, filter);
@@ -515,7 +523,7 @@ int Main(int argc, char** argv) {
     return comparison.HasRegression() ? 1 : 0;
   }
   auto write_report = [&](const std::string& db_path, const std::string& out) {
-    auto store = Store::Open(db_path);
+    auto store = open_existing(db_path);
     const HtmlReportInput input = GatherReport(*store, registry, reported_file, samples_per_cell);
     WriteFileAtomically(out, RenderHtmlReport(input));
     std::cerr << "llada-eval: report of " << input.runs.size() << " runs written to " << out << "\n";
@@ -531,10 +539,15 @@ int Main(int argc, char** argv) {
       shots.push_back(std::stoi(item));
     }
     const std::vector<std::string> models = SplitList(study_models);
+    // Chat-template axis: names, "none" for plain prompts, "auto" for the checkpoint's own.
     std::vector<std::string> chat_templates = SplitList(study_flags.chat_template);
-    if (chat_templates.empty()) chat_templates.push_back(study_flags.apply_chat_template ? "auto" : "");
+    if (chat_templates.empty()) chat_templates.push_back(study_flags.apply_chat_template ? "auto" : "none");
+    for (auto& chat : chat_templates)
+      if (chat == "none") chat.clear();
     std::vector<std::string> presets = SplitList(study_flags.preset);
     if (presets.empty()) presets.push_back("");
+    for (auto& preset : presets)
+      if (preset == "none") preset.clear();
     ModelRegistry models_registry;
     RegisterBuiltinModels(models_registry);
     Evaluator evaluator(registry, models_registry, std::cerr, isatty(STDERR_FILENO) != 0);

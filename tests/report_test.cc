@@ -237,6 +237,20 @@ TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromiu
   EXPECT_NE(second.err.find("4 runs, 0 responses computed, 144 from cache"), std::string::npos) << second.err;
   EXPECT_EQ(second.out, first.out);  // the same numbers from the cache
 
+  // `runs`: all eight runs, each with its model, shots and a headline value per task.
+  const auto db = (tmp_.path() / "out" / "llada-eval.db").string();
+  const CliResult runs = RunCli({"runs", "--db", db, "--json"});
+  ASSERT_EQ(runs.exit_code, 0) << Describe(runs);
+  const auto listed = nlohmann::json::parse(runs.out);
+  ASSERT_EQ(listed.size(), 8u);
+  EXPECT_EQ(listed[1].at("shots"), "1");
+  EXPECT_EQ(listed[2].at("kind"), "ARM");
+  EXPECT_EQ(listed[0].at("kind"), "LLaDA");
+  EXPECT_EQ(listed[0].at("status"), "finished");
+  ASSERT_EQ(listed[0].at("headline").size(), 3u);
+  EXPECT_EQ(listed[0].at("headline")[2].at("metric"), "exact_match,strict-match");
+  EXPECT_EQ(RunCli({"runs", "--db", (tmp_.path() / "missing.db").string()}).exit_code, 2);
+
   const std::string html = ReadFile(report);
   // Self-contained: nothing is fetched (the SVG namespace is a name, not a request).
   for (const char* external : {"src=\"http", "href=\"http", "@import", "url(", "<link"})
