@@ -367,10 +367,14 @@ HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const s
   input.generated_at = NowUtc();
   std::map<std::pair<std::string, std::string>, size_t> row_of;  // (model, setting) -> row index
   for (const auto& run : store.ListRuns()) {
+    std::string machine;
+    if (const auto& m = run.record.config.value("machine", nlohmann::json()); m.is_object())
+      machine = m.value("cpu", std::string("?")) + " · " + std::to_string(m.value("cores", 0)) + " cores · " +
+                FormatFixed(m.value("memory_gib", 0.0), 0) + " GiB · " + m.value("kernel", std::string());
     input.runs.push_back({run.id, run.record.model_spec, ModelKind(run),
                           Join(run.record.tasks.get<std::vector<std::string>>(), ","), ShotsLabel(run),
                           SettingLabel(run), run.status, run.started_at, run.finished_at, run.record.harness_version,
-                          run.record.git_sha, run.record.host, run.record.config_hash, run.record.config});
+                          run.record.git_sha, run.record.host, machine, run.record.config_hash, run.record.config});
     if (!Finished(run)) continue;
     const std::string setting = "shots:" + ShotsLabel(run) + (SettingLabel(run).empty() ? "" : " " + SettingLabel(run));
     const auto row_key = std::make_pair(run.record.model_spec, setting);

@@ -1,5 +1,6 @@
 #include "harness/evaluator.h"
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,29 @@ std::string HostName() {
   char buffer[256] = {0};
   if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "unknown";
   return buffer;
+}
+
+// CPU model, cores, memory and kernel, for the run's metadata.
+nlohmann::json DescribeMachine() {
+  std::string cpu = "unknown";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      cpu = PyStrip(line.substr(line.find(':') + 1));
+      break;
+    }
+  int64_t memory_kib = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.rfind("MemTotal:", 0) == 0) memory_kib = std::atoll(line.c_str() + 9);
+  struct utsname uts {};
+  uname(&uts);
+  return {{"host", HostName()},
+          {"cpu", cpu},
+          {"cores", sysconf(_SC_NPROCESSORS_ONLN)},
+          {"memory_gib", static_cast<double>(memory_kib) / (1024.0 * 1024.0)},
+          {"kernel", std::string(uts.sysname) + " " + uts.release},
+          {"arch", uts.machine}};
 }
 
 std::string TimestampForFileName() {
@@ -628,8 +652,10 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
 
   // 2. The resolved configuration and its hash identify the run.
   nlohmann::json task_hashes, data_hashes;
-  const nlohmann::json config = ResolvedConfig(options, plan, model->Identity(), &task_hashes, &data_hashes);
+  nlohmann::json config = ResolvedConfig(options, plan, model->Identity(), &task_hashes, &data_hashes);
   const std::string config_hash = Sha256Hex(config.dump());
+  // Where it ran: recorded, but not hashed (a run may resume on another machine).
+  config["machine"] = DescribeMachine();
 
   // 3. Open the store; resume an unfinished run with the same configuration.
   std::unique_ptr<Store> store = Store::Open(outcome.db_path);

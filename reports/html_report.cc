@@ -261,7 +261,7 @@ std::string RenderHtmlReport(const HtmlReportInput& input) {
   // Runs.
   html << "<h2 id=\"runs\">Runs</h2><table class=\"sortable\" id=\"runs-table\"><thead><tr>";
   for (const char* head : {"run", "model", "kind", "tasks", "shots", "setting", "status", "started", "finished",
-                           "harness", "git", "host", "config"})
+                           "harness", "git", "host", "machine", "config"})
     html << "<th class=\"sortable\">" << head << "</th>";
   html << "</tr></thead><tbody>\n";
   for (const auto& run : input.runs) {
@@ -270,7 +270,7 @@ std::string RenderHtmlReport(const HtmlReportInput& input) {
          << "</td><td>" << HtmlEscape(run.setting) << "</td><td>" << HtmlEscape(run.status) << "</td><td>"
          << HtmlEscape(run.started_at) << "</td><td>" << HtmlEscape(run.finished_at) << "</td><td>"
          << HtmlEscape(run.harness_version) << "</td><td>" << HtmlEscape(run.git_sha) << "</td><td>"
-         << HtmlEscape(run.host) << "</td><td><details><summary>" << HtmlEscape(run.config_hash.substr(0, 12))
+         << HtmlEscape(run.host) << "</td><td>" << HtmlEscape(run.machine) << "</td><td><details><summary>" << HtmlEscape(run.config_hash.substr(0, 12))
          << "</summary><pre>" << HtmlEscape(run.config.dump(2)) << "</pre></details></td></tr>\n";
   }
   html << "</tbody></table>\n";

@@ -56,7 +56,7 @@ struct StudyRow {
 struct RunMeta {
   int64_t id = 0;
   std::string model, kind, tasks, shots, setting, status, started_at, finished_at, harness_version, git_sha, host,
-      config_hash;
+      machine, config_hash;
   nlohmann::json config;
 };
 

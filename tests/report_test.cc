@@ -281,6 +281,7 @@ TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromiu
   EXPECT_NE(dom.find(">LLaDA</span>"), std::string::npos);
   EXPECT_NE(dom.find(">ARM</span>"), std::string::npos);
   EXPECT_NE(dom.find("id=\"study-table\""), std::string::npos);
+  EXPECT_NE(dom.find(" cores · "), std::string::npos) << "the runs table names the machine";
   EXPECT_EQ(testing::CountOccurrences(dom, "<svg"), 4);  // three task charts and the study chart
   EXPECT_GE(testing::CountOccurrences(dom, "<details id=\"samples-"), 12);  // a cell per model, shots and task
   ASSERT_TRUE(std::filesystem::exists(screenshot));
