@@ -197,7 +197,12 @@ int64_t ResolveRunSpec(Store& store, const TaskRegistry& registry, const std::st
     if (filter.shots && ShotsLabel(*it) != std::to_string(*filter.shots)) continue;
     const auto requested = RequestedTasks(*it, registry);
     std::set<std::string> covered(requested.begin(), requested.end());
-    for (const auto& name : it->record.tasks) covered.insert(registry.Canonical(name.get<std::string>()));
+    for (const auto& name : it->record.tasks) {
+      try {
+        covered.insert(registry.Canonical(name.get<std::string>()));
+      } catch (const UserError&) {  // a task this build no longer knows
+      }
+    }
     const bool has_all = std::all_of(filter.tasks.begin(), filter.tasks.end(), [&](const std::string& task) {
       return covered.count(registry.Canonical(task)) > 0;
     });

@@ -13,7 +13,7 @@
 # Environment: NIGHTLY_TASKS (default: a pinned slice), NIGHTLY_LIMIT (documents
 # per task, default 200), NIGHTLY_SHOTS (default 0), NIGHTLY_ALPHA (0.05),
 # NIGHTLY_MIN_DELTA (0.01), NIGHTLY_EXTRA_ARGS (more `run` flags, e.g. --device cuda),
-# LLADA_EVAL_DATA (benchmark files).
+# LLADA_EVAL_DATA (benchmark files), LLADA_EVAL_BIN (default build/llada-eval).
 # Exit: 0 pass, 1 significant regression, 2 the evaluation itself failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ done
 tasks=${NIGHTLY_TASKS:-arc_challenge,piqa,gsm8k,mmlu_high_school_mathematics}
 limit=${NIGHTLY_LIMIT:-200}
 shots=${NIGHTLY_SHOTS:-0}
-bin=./build/llada-eval
+bin=${LLADA_EVAL_BIN:-./build/llada-eval}
 mkdir -p "$state"
 db="$state/nightly.db"
 

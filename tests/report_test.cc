@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <sys/wait.h>
 
 #include "core/file_io.h"
 #include "core/text.h"
@@ -174,6 +175,37 @@ TEST_F(CompareGateTest, PlantedRegressionFailsAndSymmetricNoisePasses) {
   const CliResult tolerant = RunCli({"compare", "--db", db_.string(), "--baseline", "1", "--candidate", "3",
                                      "--min-delta", "0.5"});
   EXPECT_EQ(tolerant.exit_code, 0) << Describe(tolerant);
+}
+
+// scripts/nightly.sh end to end: the first night becomes the baseline, an
+// unchanged model passes, a model that lost a third of its right answers fails
+// the build (exit 1) and leaves report.html and compare.json behind.
+TEST_F(CompareGateTest, NightlyScriptAcceptsPassesAndFails) {
+  const CliResult requests = RunCli({"requests", "--tasks", "mmlu_high_school_mathematics", "--data-dir",
+                                     (SharedDir() / "data").string(), "--limit", "120", "--shots", "0"});
+  ASSERT_EQ(requests.exit_code, 0) << Describe(requests);
+  auto hash = [](const std::string& task, size_t doc) { return std::hash<std::string>()(task + std::to_string(doc)); };
+  auto right = [&](const std::string& task, size_t doc) { return hash(task, doc) % 4 != 0; };
+  auto regressed = [&](const std::string& task, size_t doc) { return right(task, doc) && hash(task, doc) % 3 != 0; };
+  const auto model = tmp_.path() / "model.jsonl", state = tmp_.path() / "state";
+  auto night = [&](const std::function<bool(const std::string&, size_t)>& correct) {
+    WriteFile(model, MmluReplay(requests.out, correct));
+    const std::string command = "cd '" + SourceDir().string() + "' && LLADA_EVAL_BIN='" + LLADA_EVAL_BINARY +
+                                "' NIGHTLY_TASKS=mmlu_high_school_mathematics NIGHTLY_LIMIT=120 NIGHTLY_EXTRA_ARGS='--data-dir " +
+                                (SharedDir() / "data").string() + "' bash scripts/nightly.sh --model 'replay:" +
+                                model.string() + "' --state '" + state.string() + "' > '" +
+                                (tmp_.path() / "nightly.log").string() + "' 2>&1";
+    const int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  EXPECT_EQ(night(right), 0) << ReadFile(tmp_.path() / "nightly.log");
+  EXPECT_NE(ReadFile(tmp_.path() / "nightly.log").find("run 1 is now the accepted baseline"), std::string::npos);
+  EXPECT_EQ(night(right), 0) << ReadFile(tmp_.path() / "nightly.log");
+  EXPECT_NE(ReadFile(tmp_.path() / "nightly.log").find("no significant regression"), std::string::npos);
+  EXPECT_EQ(night(regressed), 1) << ReadFile(tmp_.path() / "nightly.log");
+  EXPECT_TRUE(nlohmann::json::parse(ReadFile(state / "compare.json")).at("regression").get<bool>());
+  EXPECT_EQ(nlohmann::json::parse(ReadFile(state / "compare.json")).at("baseline_run"), 1);
+  EXPECT_NE(ReadFile(state / "report.html").find("3 runs"), std::string::npos);
 }
 
 // The real thing: LLaDA's Monte-Carlo likelihoods rerun with another seed
