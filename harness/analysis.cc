@@ -56,8 +56,8 @@ std::optional<MetricRecord> FindMetric(const std::vector<MetricRecord>& metrics,
 
 // Per-document values of `key` for a task (a group's members pooled), keyed by (leaf, doc).
 std::map<std::pair<std::string, int64_t>, double> DocumentScores(Store& store, const TaskRegistry& registry,
-                                                                int64_t run_id, const std::string& task,
-                                                                const std::string& key) {
+                                                                 int64_t run_id, const std::string& task,
+                                                                 const std::string& key) {
   std::map<std::pair<std::string, int64_t>, double> scores;
   for (const auto& leaf : LeavesOf(registry, task))
     for (const auto& sample : store.LoadSamples(run_id, leaf))
@@ -255,10 +255,14 @@ ComparisonReport CompareRuns(Store& store, const TaskRegistry& registry, int64_t
     TaskComparison& t = report.tasks[i];
     t.significant = significant[i];
     const double better = t.higher_is_better ? t.stats.delta : -t.stats.delta;
-    if (t.stats.n == 0) t.verdict = "no documents in common";
-    else if (t.significant && better < 0 && std::fabs(t.stats.delta) >= min_delta) t.verdict = "regression";
-    else if (t.significant && better > 0 && std::fabs(t.stats.delta) >= min_delta) t.verdict = "improvement";
-    else t.verdict = "no significant change";
+    if (t.stats.n == 0)
+      t.verdict = "no documents in common";
+    else if (t.significant && better < 0 && std::fabs(t.stats.delta) >= min_delta)
+      t.verdict = "regression";
+    else if (t.significant && better > 0 && std::fabs(t.stats.delta) >= min_delta)
+      t.verdict = "improvement";
+    else
+      t.verdict = "no significant change";
   }
   return report;
 }
@@ -413,16 +417,18 @@ HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const s
           for (const auto& k : sample.request_keys) keys.push_back(k.get<std::string>());
           const auto requests = store.LookupRequests(keys);
           if (!keys.empty() && requests.count(keys[0]))
-            view.prompt = Truncate((leaf == task ? "" : "[" + leaf + "]\n") +
-                                       requests.at(keys[0]).value("context", std::string()), 3000);
+            view.prompt = Truncate(
+                (leaf == task ? "" : "[" + leaf + "]\n") + requests.at(keys[0]).value("context", std::string()), 3000);
           view.response = Truncate(sample.responses.size() == 1 && sample.responses[0].is_string()
                                        ? sample.responses[0].get<std::string>()
                                        : sample.responses.dump(1),
                                    3000);
           const std::string filter = cell.metric.substr(cell.metric.find(',') + 1);
-          if (sample.filtered.contains(filter)) view.extracted = Truncate(sample.filtered.at(filter).get<std::string>(), 1500);
+          if (sample.filtered.contains(filter))
+            view.extracted = Truncate(sample.filtered.at(filter).get<std::string>(), 1500);
           view.target = Truncate(sample.target, 1500);
-          if (sample.metrics.contains(cell.metric)) view.score = FormatFixed(sample.metrics.at(cell.metric).get<double>(), 4);
+          if (sample.metrics.contains(cell.metric))
+            view.score = FormatFixed(sample.metrics.at(cell.metric).get<double>(), 4);
           view.error = sample.error;
           samples.samples.push_back(std::move(view));
         }
@@ -438,8 +444,11 @@ HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const s
     input.reported_source = reported.value("source", reported_file.filename().string()) + " [" +
                             reported.value("version", std::string("no version")) + "]";
     for (const auto& entry : reported.at("models")) {
-      LeaderboardRow row{entry.at("model"), entry.value("kind", "reported") == "llada" ? "LLaDA" : "ARM",
-                         "reported · " + entry.value("table", std::string()), true, {}};
+      LeaderboardRow row{entry.at("model"),
+                         entry.value("kind", "reported") == "llada" ? "LLaDA" : "ARM",
+                         "reported · " + entry.value("table", std::string()),
+                         true,
+                         {}};
       for (const auto& [task, value] : entry.at("results").items()) {
         if (std::find(input.tasks.begin(), input.tasks.end(), task) == input.tasks.end()) continue;
         row.cells[task] = {value.at("value").get<double>(), std::nullopt, 0, value.value("num_fewshot", 0), 0,

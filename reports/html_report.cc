@@ -108,8 +108,8 @@ std::string BarChart(const HtmlReportInput& input, const std::string& task) {
     std::string label = bar.label.size() > 44 ? bar.label.substr(0, 43) + "…" : bar.label;
     svg << "<text x=\"" << label_width - 6 << "\" y=\"" << y + 13 << "\" font-size=\"11\" text-anchor=\"end\">"
         << HtmlEscape(label) << "</text>";
-    svg << "<rect x=\"" << label_width << "\" y=\"" << y + 3 << "\" width=\"" << plot_width * clamped
-        << "\" height=\"" << row_height - 6 << "\" fill=\"" << (bar.reported ? "#e0c98f" : "#6d8fd6") << "\"><title>"
+    svg << "<rect x=\"" << label_width << "\" y=\"" << y + 3 << "\" width=\"" << plot_width * clamped << "\" height=\""
+        << row_height - 6 << "\" fill=\"" << (bar.reported ? "#e0c98f" : "#6d8fd6") << "\"><title>"
         << HtmlEscape(bar.label) << ": " << Percent(bar.value) << "%</title></rect>";
     if (bar.se) {
       const double low = std::clamp(bar.value - 1.96 * *bar.se, 0.0, 1.0);
@@ -152,8 +152,8 @@ std::string StudyChart(const std::vector<StudyRow>& study) {
     const std::string color = row.ci_low > 0 ? "#1b7f3b" : row.ci_high < 0 ? "#b3261e" : "#5b6474";
     svg << "<path d=\"M" << x_of(row.ci_low) << " " << mid << "H" << x_of(row.ci_high) << "\" stroke=\"" << color
         << "\" stroke-width=\"2\"/><circle cx=\"" << x_of(row.delta) << "\" cy=\"" << mid << "\" r=\"4\" fill=\""
-        << color << "\"><title>" << HtmlEscape(label) << ": " << Percent(row.delta) << " points [" << Percent(row.ci_low)
-        << ", " << Percent(row.ci_high) << "]</title></circle>";
+        << color << "\"><title>" << HtmlEscape(label) << ": " << Percent(row.delta) << " points ["
+        << Percent(row.ci_low) << ", " << Percent(row.ci_high) << "]</title></circle>";
     svg << "<text x=\"" << label_width + plot_width + 6 << "\" y=\"" << mid + 4 << "\" font-size=\"11\">"
         << (row.delta >= 0 ? "+" : "") << Percent(row.delta) << "</text>";
   }
@@ -168,12 +168,23 @@ std::string HtmlEscape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -241,8 +252,8 @@ std::string RenderHtmlReport(const HtmlReportInput& input) {
     html << "<p class=\"muted\">Few-shot minus zero-shot, paired on the documents both runs scored; 95% bootstrap "
             "interval; p from McNemar's exact test (0/1 scores) or the bootstrap.</p>\n";
     html << "<table class=\"sortable\" id=\"study-table\"><thead><tr>";
-    for (const char* head : {"model", "setting", "task", "metric", "shots", "n", "0-shot", "k-shot", "Δ (points)",
-                             "95% interval", "p"})
+    for (const char* head :
+         {"model", "setting", "task", "metric", "shots", "n", "0-shot", "k-shot", "Δ (points)", "95% interval", "p"})
       html << "<th class=\"sortable\">" << head << "</th>";
     html << "</tr></thead><tbody>\n";
     for (const auto& row : input.study) {
@@ -270,8 +281,9 @@ std::string RenderHtmlReport(const HtmlReportInput& input) {
          << "</td><td>" << HtmlEscape(run.setting) << "</td><td>" << HtmlEscape(run.status) << "</td><td>"
          << HtmlEscape(run.started_at) << "</td><td>" << HtmlEscape(run.finished_at) << "</td><td>"
          << HtmlEscape(run.harness_version) << "</td><td>" << HtmlEscape(run.git_sha) << "</td><td>"
-         << HtmlEscape(run.host) << "</td><td>" << HtmlEscape(run.machine) << "</td><td><details><summary>" << HtmlEscape(run.config_hash.substr(0, 12))
-         << "</summary><pre>" << HtmlEscape(run.config.dump(2)) << "</pre></details></td></tr>\n";
+         << HtmlEscape(run.host) << "</td><td>" << HtmlEscape(run.machine) << "</td><td><details><summary>"
+         << HtmlEscape(run.config_hash.substr(0, 12)) << "</summary><pre>" << HtmlEscape(run.config.dump(2))
+         << "</pre></details></td></tr>\n";
   }
   html << "</tbody></table>\n";
 

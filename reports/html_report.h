@@ -20,8 +20,8 @@ struct LeaderboardCell {
   std::optional<double> stderr_value;
   int64_t n = 0;
   int num_fewshot = 0;
-  int64_t run_id = 0;   // 0 for reported numbers
-  std::string metric;   // "acc,none", ...
+  int64_t run_id = 0;  // 0 for reported numbers
+  std::string metric;  // "acc,none", ...
 };
 
 struct LeaderboardRow {

@@ -11,14 +11,14 @@
 namespace llada {
 
 struct PairedResult {
-  std::string test;        // "mcnemar" or "bootstrap"
-  size_t n = 0;            // paired documents
-  double baseline = 0.0;   // mean score
+  std::string test;       // "mcnemar" or "bootstrap"
+  size_t n = 0;           // paired documents
+  double baseline = 0.0;  // mean score
   double candidate = 0.0;
-  double delta = 0.0;      // candidate - baseline
-  double ci_low = 0.0;     // 95% interval of delta
+  double delta = 0.0;   // candidate - baseline
+  double ci_low = 0.0;  // 95% interval of delta
   double ci_high = 0.0;
-  double p_value = 1.0;    // two-sided
+  double p_value = 1.0;        // two-sided
   int64_t baseline_only = 0;   // McNemar: documents right only in the baseline
   int64_t candidate_only = 0;  // ... only in the candidate
 };

@@ -15,14 +15,14 @@ namespace llada {
 const std::vector<std::string>& DeniedSyscalls() {
   static const std::vector<std::string> names = {
       // namespaces and the mount table: the way out of bwrap's view
-      "unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
-      "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr",
+      "unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
+      "fsmount", "fsconfig", "fspick", "mount_setattr",
       // other processes' memory and the kernel's
-      "ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open", "userfaultfd",
-      "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+      "ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open", "userfaultfd", "kexec_load",
+      "kexec_file_load", "init_module", "finit_module", "delete_module",
       // kernel keyrings, file handles, accounting, swap, reboot, the kernel log
-      "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at", "acct", "swapon",
-      "swapoff", "reboot", "syslog", "quotactl"};
+      "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at", "acct", "swapon", "swapoff",
+      "reboot", "syslog", "quotactl"};
   return names;
 }
 
@@ -44,8 +44,8 @@ SeccompFilter BuildSeccompFilter() {
   }
   // clone() creating a namespace; clone3's flags live in memory a filter
   // cannot read, so it reports ENOSYS and the C library falls back to clone().
-  for (const unsigned long flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC,
-                                   CLONE_NEWUTS, CLONE_NEWCGROUP}) {
+  for (const unsigned long flag :
+       {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP}) {
     if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                                   SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
         rc < 0)

@@ -52,18 +52,23 @@ std::vector<ProgramCase> ProgramCases(int canary_port, bool seccomp) {
   auto add = [&](std::string name, std::string spec, std::string program, std::vector<Verdict> accepted,
                  std::function<void(ExecLimits&)> tweak = nullptr,
                  std::function<std::string(const ExecResult&)> check = nullptr) {
-    ProgramCase c{std::move(name), std::move(spec), std::move(program), SelftestLimits(), std::move(accepted),
-                  std::move(check)};
+    ProgramCase c{std::move(name),  std::move(spec),     std::move(program),
+                  SelftestLimits(), std::move(accepted), std::move(check)};
     if (tweak) tweak(c.limits);
     cases.push_back(std::move(c));
   };
   // Generous wall clocks where the verdict must come from the CPU limit: with
   // 16 workers on two cores a spinner gets a small share of a core.
-  add("cpu_spin", "4.5.1", "while True:\n    pass\n", {Verdict::kCpuLimit},
-      [](ExecLimits& l) { l.cpu_seconds = 1; l.wall_seconds = 60; });
+  add("cpu_spin", "4.5.1", "while True:\n    pass\n", {Verdict::kCpuLimit}, [](ExecLimits& l) {
+    l.cpu_seconds = 1;
+    l.wall_seconds = 60;
+  });
   add("sleep_forever", "4.5.2", "import time\ntime.sleep(1e9)\n", {Verdict::kTimeout},
       [](ExecLimits& l) { l.wall_seconds = 1.5; });
-  add("fork_bomb", "4.5.3", kForkBomb, contained, [](ExecLimits& l) { l.wall_seconds = 4; l.cpu_seconds = 1; });
+  add("fork_bomb", "4.5.3", kForkBomb, contained, [](ExecLimits& l) {
+    l.wall_seconds = 4;
+    l.cpu_seconds = 1;
+  });
   add("fork_bomb_sibling_passes", "4.5.3", kReference, {Verdict::kPass});
   add("memory_bytearray_8GiB", "4.5.4", "x = bytearray(8 << 30)\n", {Verdict::kMemory});
   add("memory_append_loop", "4.5.4", "chunks = []\nwhile True:\n    chunks.append(b'x' * (1 << 20))\n",
@@ -84,7 +89,11 @@ try:
     raise SystemExit('filled /tmp beyond its size')
 except OSError as e:
     assert e.errno == errno.ENOSPC, e
-)", {Verdict::kPass}, [](ExecLimits& l) { l.tmpfs_bytes = 1 << 20; l.output_bytes = 64 << 20; });
+)",
+      {Verdict::kPass}, [](ExecLimits& l) {
+        l.tmpfs_bytes = 1 << 20;
+        l.output_bytes = 64 << 20;
+      });
   add("secrets_and_environment", "4.5.6", R"(
 import os
 assert 'LLADA_CANARY_TOKEN' not in os.environ, 'canary in os.environ'
@@ -96,11 +105,14 @@ for pid in os.listdir('/proc'):
             pass
 for path in [os.path.expanduser('~/.ssh'), '/root', '/home', '/etc/shadow']:
     assert not os.path.exists(path), path
-)", {Verdict::kPass});
-  add("network", "4.5.7", R"(
+)",
+      {Verdict::kPass});
+  add("network", "4.5.7",
+      R"(
 import socket
 try:
-    socket.create_connection(('127.0.0.1', )" + std::to_string(canary_port) + R"(), timeout=1)
+    socket.create_connection(('127.0.0.1', )" +
+          std::to_string(canary_port) + R"(), timeout=1)
     raise SystemExit('reached the canary listener')
 except OSError:
     pass
@@ -109,7 +121,8 @@ try:
     raise SystemExit('resolved a name')
 except OSError:
     pass
-)", {Verdict::kPass});
+)",
+      {Verdict::kPass});
   // Inside the pid namespace the parent is pid 1, which ignores signals.
   add("kill_parent", "4.5.8", "import os\nos.kill(os.getppid(), 9)\n", {Verdict::kPass});
   add("kill_own_group", "4.5.8", "import os\nos.killpg(0, 9)\n", {Verdict::kFail});
@@ -129,11 +142,17 @@ except OSError:
           return std::string("stderr_head is not storable: ") + e.what();
         }
       });
-  add("double_fork_daemon", "4.5.10", "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-      "        time.sleep(1000)\n    os._exit(0)\n", {Verdict::kPass});
+  add("double_fork_daemon", "4.5.10",
+      "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+      "        time.sleep(1000)\n    os._exit(0)\n",
+      {Verdict::kPass});
   add("ignores_sigterm_and_sigxcpu", "4.5.11",
       "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
-      "while True:\n    pass\n", {Verdict::kCpuLimit}, [](ExecLimits& l) { l.cpu_seconds = 1; l.wall_seconds = 60; });
+      "while True:\n    pass\n",
+      {Verdict::kCpuLimit}, [](ExecLimits& l) {
+        l.cpu_seconds = 1;
+        l.wall_seconds = 60;
+      });
   add("reads_stdin", "4.5.12", "input()\n", {Verdict::kFail}, nullptr, [](const ExecResult& result) -> std::string {
     return result.stderr_head.find("EOFError") == std::string::npos ? "no EOFError" : "";
   });
@@ -150,7 +169,8 @@ assert denied(libc.unshare(0x00020000)), 'unshare(CLONE_NEWNS)'
 assert denied(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None)), 'mount'
 assert denied(libc.ptrace(0, 0, None, None)), 'ptrace(PTRACE_TRACEME)'
 assert denied(libc.syscall(321, 0, None, 0)), 'bpf'
-)", {Verdict::kPass});
+)",
+        {Verdict::kPass});
   }
   return cases;
 }
@@ -255,21 +275,24 @@ SelftestReport RunSandboxSelftest(Executor& executor, int workers) {
     report.rows.push_back(Row("ctypes_namespace_mount_ptrace_bpf", "4.5.14", "denied (seccomp)", "n/a", true,
                               "the executor runs without a seccomp filter"));
   report.rows.push_back(Row("canary_listener_untouched", "4.5.7", "no connection",
-                            listener.port() == 0 ? "no listener" : listener.Contacted() ? "contacted" : "no connection",
+                            listener.port() == 0   ? "no listener"
+                            : listener.Contacted() ? "contacted"
+                                                   : "no connection",
                             listener.port() != 0 && !listener.Contacted()));
   report.rows.push_back(Row("host_files_unchanged", "4.5.5", "same sha256",
                             HostChecksums() == checksums_before ? "same sha256" : "changed",
                             HostChecksums() == checksums_before));
   const int64_t growth_mib = (ResidentKiB() - rss_before) / 1024;
-  report.rows.push_back(Row("harness_memory", "4.5.4", "< 64 MiB growth", std::to_string(growth_mib) + " MiB growth",
-                            growth_mib < 64));
+  report.rows.push_back(
+      Row("harness_memory", "4.5.4", "< 64 MiB growth", std::to_string(growth_mib) + " MiB growth", growth_mib < 64));
 
   // 4.5.15: the same verdicts on every run.
   {
     std::vector<ExecJob> mixed;
-    for (const char* program : {kReference, "assert 1 == 2\n", "raise ValueError('x')\n", "print(sum(range(10**6)))\n",
-                                "x = bytearray(8 << 30)\n", "import sys\nsys.exit(3)\n", "import json\njson.loads('[1]')\n",
-                                "def f(n):\n    return 1 if n < 2 else n * f(n - 1)\nassert f(20) > 0\n"})
+    for (const char* program :
+         {kReference, "assert 1 == 2\n", "raise ValueError('x')\n", "print(sum(range(10**6)))\n",
+          "x = bytearray(8 << 30)\n", "import sys\nsys.exit(3)\n", "import json\njson.loads('[1]')\n",
+          "def f(n):\n    return 1 if n < 2 else n * f(n - 1)\nassert f(20) > 0\n"})
       mixed.push_back({program, SelftestLimits()});
     std::vector<std::string> runs;
     for (int run = 0; run < 3; ++run) {
@@ -307,8 +330,8 @@ SelftestReport RunSandboxSelftest(Executor& executor, int workers) {
     auto missing = MakeBwrapExecutor(broken);
     const ExecResult result = missing->Run({kReference, SelftestLimits()}, 0);
     const SandboxProbe probe = ProbeSandbox(*missing);
-    report.rows.push_back(Row("bwrap_missing", "4.5.17", "SANDBOX_ERROR, probe fails", VerdictName(result.verdict) +
-                              (probe.ok ? ", probe passes" : ", probe fails"),
+    report.rows.push_back(Row("bwrap_missing", "4.5.17", "SANDBOX_ERROR, probe fails",
+                              VerdictName(result.verdict) + (probe.ok ? ", probe passes" : ", probe fails"),
                               result.verdict == Verdict::kSandboxError && !probe.ok, probe.detail));
   }
   // 4.5.3 / 4.5.10: nothing of any slot's uid survives its jobs.
@@ -331,7 +354,9 @@ std::string FormatSelftestTable(const SelftestReport& report) {
     expected_width = std::max(expected_width, row.expected.size());
     observed_width = std::max(observed_width, row.observed.size());
   }
-  auto pad = [](const std::string& text, size_t width) { return text + std::string(width - std::min(width, text.size()), ' '); };
+  auto pad = [](const std::string& text, size_t width) {
+    return text + std::string(width - std::min(width, text.size()), ' ');
+  };
   std::ostringstream out;
   out << "sandbox selftest: executor " << report.executor << ", " << report.workers << " worker(s)\n";
   out << pad("case", name_width) << "  " << pad("spec", 7) << "  " << pad("expected", expected_width) << "  "

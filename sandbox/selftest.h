@@ -19,7 +19,7 @@ struct SelftestRow {
   std::string expected;  // "CPU_LIMIT", "PASS|FAIL", "0 processes", ...
   std::string observed;
   bool ok = false;
-  std::string note;      // stderr head or detail when not ok
+  std::string note;  // stderr head or detail when not ok
 };
 
 struct SelftestReport {

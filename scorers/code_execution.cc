@@ -14,8 +14,8 @@ namespace llada {
 namespace {
 
 nlohmann::json LimitsJson(const ExecLimits& l) {
-  return {{"wall_seconds", l.wall_seconds}, {"cpu_seconds", l.cpu_seconds},   {"memory_bytes", l.memory_bytes},
-          {"tmpfs_bytes", l.tmpfs_bytes},   {"output_bytes", l.output_bytes}, {"max_processes", l.max_processes},
+  return {{"wall_seconds", l.wall_seconds},    {"cpu_seconds", l.cpu_seconds},   {"memory_bytes", l.memory_bytes},
+          {"tmpfs_bytes", l.tmpfs_bytes},      {"output_bytes", l.output_bytes}, {"max_processes", l.max_processes},
           {"max_open_files", l.max_open_files}};
 }
 
@@ -59,9 +59,8 @@ int CodeExecutionOptions::ResolvedWorkers() const {
 
 nlohmann::json CodeExecutionOptions::Describe() const {
   // Not the worker count: it changes how fast, never what, a run scores.
-  return {{"time_limit_floor", time_limit_floor},
-          {"time_limit_factor", time_limit_factor},
-          {"unsafe_exec", unsafe_exec}};
+  return {
+      {"time_limit_floor", time_limit_floor}, {"time_limit_factor", time_limit_factor}, {"unsafe_exec", unsafe_exec}};
 }
 
 void SandboxRunner::Configure(const CodeExecutionOptions& options, std::ostream* log) {
@@ -150,7 +149,8 @@ SandboxRunner::Calibration SandboxRunner::Calibrate(const std::string& reference
 ExecLimits SandboxRunner::LimitsFor(const Calibration& calibration) const {
   ExecLimits limits;
   if (!calibration.usable) return limits;
-  limits.wall_seconds = std::max(options_.time_limit_floor, options_.time_limit_factor * calibration.reference.wall_seconds);
+  limits.wall_seconds =
+      std::max(options_.time_limit_floor, options_.time_limit_factor * calibration.reference.wall_seconds);
   limits.cpu_seconds = static_cast<int>(std::ceil(limits.wall_seconds));
   return limits;
 }
@@ -175,8 +175,9 @@ CodeRun SandboxRunner::Run(const std::string& program, const std::string& refere
     run.executor = executor_->Name();
     return run;
   }
-  run.result = ComputeOnce(mutex_, results_, Sha256Hex(program + "\n" + LimitsKey(run.limits)),
-                           [&] { return RunOnFreeSlot({program, run.limits}); });
+  run.result = ComputeOnce(mutex_, results_, Sha256Hex(program + "\n" + LimitsKey(run.limits)), [&] {
+    return RunOnFreeSlot({program, run.limits});
+  });
   run.executor = executor_->Name();
   if (run.result.verdict == Verdict::kSandboxError)
     throw UserError("sandbox error while running a program: " + run.result.detail);
@@ -201,8 +202,8 @@ double PassAtKMetric::ComputeOverSamples(const std::vector<std::string>& program
                                          nlohmann::json* details) const {
   const int n = static_cast<int>(programs.size());
   if (n < k_)
-    throw SampleError("pass@" + std::to_string(k_) + " needs at least " + std::to_string(k_) + " samples per problem, got " +
-                      std::to_string(n) + " (set the task's `repeats`)");
+    throw SampleError("pass@" + std::to_string(k_) + " needs at least " + std::to_string(k_) +
+                      " samples per problem, got " + std::to_string(n) + " (set the task's `repeats`)");
   int passed = 0;
   nlohmann::json samples = nlohmann::json::array();
   for (const auto& program : programs) {

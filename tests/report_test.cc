@@ -2,6 +2,7 @@
 // regression gate on a planted regression and on Monte-Carlo noise, the study
 // reusing the request cache, and the HTML report rendered by headless Chromium.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/process/search_path.hpp>
 #include <cmath>
@@ -13,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
-#include <sys/wait.h>
 
 #include "core/file_io.h"
 #include "core/text.h"
@@ -71,7 +71,8 @@ TEST(PairedStatsTest, ComparePairedCountsDiscordantPairsAndBootstrapsTheInterval
 TEST(HtmlReportTest, EscapesEverythingThatComesFromData) {
   HtmlReportInput input;
   input.tasks = {"t<1>"};
-  input.rows.push_back({"<script>alert(1)</script>", "ARM", "shots:0", false, {{"t<1>", {0.5, 0.1, 10, 0, 3, "acc,none"}}}});
+  input.rows.push_back(
+      {"<script>alert(1)</script>", "ARM", "shots:0", false, {{"t<1>", {0.5, 0.1, 10, 0, 3, "acc,none"}}}});
   input.samples.push_back({3, "t<1>", 1, {{0, "prompt & \"quotes\"", "</pre><b>x</b>", "", "", "1", ""}}});
   const std::string html = RenderHtmlReport(input);
   EXPECT_EQ(html.find("<script>alert"), std::string::npos);
@@ -83,7 +84,8 @@ TEST(HtmlReportTest, EscapesEverythingThatComesFromData) {
 
 // Replay answers for MMLU requests: per document, the gold choice wins when
 // `correct(task, doc)`, else the next one does.
-std::string MmluReplay(const std::string& requests_jsonl, const std::function<bool(const std::string&, size_t)>& correct) {
+std::string MmluReplay(const std::string& requests_jsonl,
+                       const std::function<bool(const std::string&, size_t)>& correct) {
   std::map<std::string, std::vector<std::vector<std::string>>> rows;
   std::string replay;
   std::istringstream lines(requests_jsonl);
@@ -93,12 +95,16 @@ std::string MmluReplay(const std::string& requests_jsonl, const std::function<bo
     const size_t doc = request.at("doc_index");
     const std::string subject = task.substr(5);
     if (!rows.count(subject))
-      rows[subject] = ParseCsv(ReadInputFile(SharedDir() / "data" / "mmlu" / "test" / (subject + "_test.csv")), subject);
+      rows[subject] =
+          ParseCsv(ReadInputFile(SharedDir() / "data" / "mmlu" / "test" / (subject + "_test.csv")), subject);
     const int gold = rows[subject].at(doc).at(5)[0] - 'A';
     const int winner = correct(task, doc) ? gold : (gold + 1) % 4;
     const bool wins = request.at("request_index").get<int>() == winner;
-    replay += nlohmann::json({{"task", task}, {"doc_index", doc}, {"request_index", request.at("request_index")},
-                              {"loglik", wins ? -0.5 : -4.0}, {"greedy", wins}})
+    replay += nlohmann::json({{"task", task},
+                              {"doc_index", doc},
+                              {"request_index", request.at("request_index")},
+                              {"loglik", wins ? -0.5 : -4.0},
+                              {"greedy", wins}})
                   .dump() +
               "\n";
   }
@@ -112,8 +118,8 @@ class CompareGateTest : public ::testing::Test {
     db_ = tmp_.path() / "store.db";
   }
   std::vector<std::string> Base(const std::string& model, const std::string& limit = "120") const {
-    return {"--tasks", kTasks, "--data-dir", (SharedDir() / "data").string(), "--limit", limit, "--shots", "0",
-            "--model", model, "--output", (tmp_.path() / "out").string(), "--db", db_.string()};
+    return {"--tasks", kTasks, "--data-dir", (SharedDir() / "data").string(), "--limit", limit,       "--shots", "0",
+            "--model", model,  "--output",   (tmp_.path() / "out").string(),  "--db",    db_.string()};
   }
   CliResult Compare(const std::string& baseline, const std::string& candidate) {
     return RunCli({"compare", "--db", db_.string(), "--baseline", baseline, "--candidate", candidate, "--json",
@@ -167,13 +173,13 @@ TEST_F(CompareGateTest, PlantedRegressionFailsAndSymmetricNoisePasses) {
   for (const auto& task : json.at("tasks")) {
     EXPECT_EQ(task.at("n"), 120);
     EXPECT_EQ(task.at("test"), "mcnemar");
-    EXPECT_EQ(task.at("verdict"), task.at("task") == "mmlu_high_school_mathematics" ? "regression"
-                                                                                    : "no significant change")
+    EXPECT_EQ(task.at("verdict"),
+              task.at("task") == "mmlu_high_school_mathematics" ? "regression" : "no significant change")
         << task.dump();
   }
   // --min-delta above the drop: not a regression any more.
-  const CliResult tolerant = RunCli({"compare", "--db", db_.string(), "--baseline", "1", "--candidate", "3",
-                                     "--min-delta", "0.5"});
+  const CliResult tolerant =
+      RunCli({"compare", "--db", db_.string(), "--baseline", "1", "--candidate", "3", "--min-delta", "0.5"});
   EXPECT_EQ(tolerant.exit_code, 0) << Describe(tolerant);
 }
 
@@ -190,11 +196,11 @@ TEST_F(CompareGateTest, NightlyScriptAcceptsPassesAndFails) {
   const auto model = tmp_.path() / "model.jsonl", state = tmp_.path() / "state";
   auto night = [&](const std::function<bool(const std::string&, size_t)>& correct) {
     WriteFile(model, MmluReplay(requests.out, correct));
-    const std::string command = "cd '" + SourceDir().string() + "' && LLADA_EVAL_BIN='" + LLADA_EVAL_BINARY +
-                                "' NIGHTLY_TASKS=mmlu_high_school_mathematics NIGHTLY_LIMIT=120 NIGHTLY_EXTRA_ARGS='--data-dir " +
-                                (SharedDir() / "data").string() + "' bash scripts/nightly.sh --model 'replay:" +
-                                model.string() + "' --state '" + state.string() + "' > '" +
-                                (tmp_.path() / "nightly.log").string() + "' 2>&1";
+    const std::string command =
+        "cd '" + SourceDir().string() + "' && LLADA_EVAL_BIN='" + LLADA_EVAL_BINARY +
+        "' NIGHTLY_TASKS=mmlu_high_school_mathematics NIGHTLY_LIMIT=120 NIGHTLY_EXTRA_ARGS='--data-dir " +
+        (SharedDir() / "data").string() + "' bash scripts/nightly.sh --model 'replay:" + model.string() +
+        "' --state '" + state.string() + "' > '" + (tmp_.path() / "nightly.log").string() + "' 2>&1";
     const int status = std::system(command.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   };
@@ -246,11 +252,27 @@ class StudyReportTest : public ::testing::Test {
     }
   }
   CliResult Study(const std::string& report) {
-    std::vector<std::string> args = {"study", "--models", (tmp_.path() / "llada").string() + "," + (tmp_.path() / "llama").string(),
-                                     "--tasks", "mmlu_astronomy,mmlu_high_school_mathematics,gsm8k", "--shots", "0,1",
-                                     "--data-dir", (SourceDir() / "samples" / "data").string(), "--output",
-                                     (tmp_.path() / "out").string(), "--mc-num", "2", "--gen-length", "8", "--steps",
-                                     "8", "--block-length", "8", "--model-args", "max_gen_toks=8"};
+    std::vector<std::string> args = {"study",
+                                     "--models",
+                                     (tmp_.path() / "llada").string() + "," + (tmp_.path() / "llama").string(),
+                                     "--tasks",
+                                     "mmlu_astronomy,mmlu_high_school_mathematics,gsm8k",
+                                     "--shots",
+                                     "0,1",
+                                     "--data-dir",
+                                     (SourceDir() / "samples" / "data").string(),
+                                     "--output",
+                                     (tmp_.path() / "out").string(),
+                                     "--mc-num",
+                                     "2",
+                                     "--gen-length",
+                                     "8",
+                                     "--steps",
+                                     "8",
+                                     "--block-length",
+                                     "8",
+                                     "--model-args",
+                                     "max_gen_toks=8"};
     if (!report.empty()) args.insert(args.end(), {"--report", report});
     return RunCli(args);
   }
@@ -295,11 +317,15 @@ TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromiu
   const auto screenshot = artifacts / "report.png";
   std::filesystem::remove(screenshot);
   const std::string url = "file://" + report.string();
-  const std::string flags = " --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 --window-size=1400,2200 ";
+  const std::string flags =
+      " --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 --window-size=1400,2200 ";
   const std::string dom_file = (tmp_.path() / "dom.html").string(), log_file = (tmp_.path() / "chromium.log").string();
-  ASSERT_EQ(std::system((chromium + flags + "--dump-dom '" + url + "' > '" + dom_file + "' 2> '" + log_file + "'").c_str()), 0);
-  ASSERT_EQ(std::system((chromium + flags + "--screenshot='" + screenshot.string() + "' '" + url + "' 2>> '" + log_file +
-                         "' > /dev/null").c_str()),
+  ASSERT_EQ(
+      std::system((chromium + flags + "--dump-dom '" + url + "' > '" + dom_file + "' 2> '" + log_file + "'").c_str()),
+      0);
+  ASSERT_EQ(std::system((chromium + flags + "--screenshot='" + screenshot.string() + "' '" + url + "' 2>> '" +
+                         log_file + "' > /dev/null")
+                            .c_str()),
             0);
   const std::string dom = ReadFile(dom_file), log = ReadFile(log_file);
   EXPECT_NE(dom.find("<body data-ready=\"1\">"), std::string::npos) << "the report's script did not finish";
@@ -314,7 +340,7 @@ TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromiu
   EXPECT_NE(dom.find(">ARM</span>"), std::string::npos);
   EXPECT_NE(dom.find("id=\"study-table\""), std::string::npos);
   EXPECT_NE(dom.find(" cores · "), std::string::npos) << "the runs table names the machine";
-  EXPECT_EQ(testing::CountOccurrences(dom, "<svg"), 4);  // three task charts and the study chart
+  EXPECT_EQ(testing::CountOccurrences(dom, "<svg"), 4);                     // three task charts and the study chart
   EXPECT_GE(testing::CountOccurrences(dom, "<details id=\"samples-"), 12);  // a cell per model, shots and task
   ASSERT_TRUE(std::filesystem::exists(screenshot));
   EXPECT_GT(std::filesystem::file_size(screenshot), 20000u);
