@@ -33,6 +33,9 @@ std::string PyCapitalize(std::string_view text);
 // printf's "%.<digits>f": fixed-point text for tables and reports.
 std::string FormatFixed(double value, int digits);
 
+// The current time in UTC, ISO 8601 to the second: "2026-11-27T04:34:40Z".
+std::string UtcTimestamp();
+
 // Python's bytes.decode('utf-8', errors='replace'): every byte that is not part
 // of valid UTF-8 becomes U+FFFD, so untrusted output can go into JSON.
 std::string ToValidUtf8(std::string_view bytes);

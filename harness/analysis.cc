@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <functional>
 #include <map>
 #include <set>
@@ -82,14 +81,6 @@ std::string Truncate(const std::string& text, size_t limit) {
   return text.size() <= limit ? text : text.substr(0, limit) + "\n… (" + std::to_string(text.size()) + " bytes)";
 }
 
-std::string NowUtc() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
 
 }  // namespace
 
@@ -373,7 +364,7 @@ std::string FormatStudy(const std::vector<StudyRow>& study) {
 HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const std::filesystem::path& reported_file,
                              size_t samples_per_cell) {
   HtmlReportInput input;
-  input.generated_at = NowUtc();
+  input.generated_at = UtcTimestamp();
   std::map<std::pair<std::string, std::string>, size_t> row_of;  // (model, setting) -> row index
   for (const auto& run : store.ListRuns()) {
     std::string machine;
@@ -413,12 +404,14 @@ HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const s
           if (samples.samples.size() >= samples_per_cell) break;
           SampleView view;
           view.doc_index = sample.doc_index;
-          std::vector<std::string> keys;
-          for (const auto& k : sample.request_keys) keys.push_back(k.get<std::string>());
-          const auto requests = store.LookupRequests(keys);
-          if (!keys.empty() && requests.count(keys[0]))
-            view.prompt = Truncate(
-                (leaf == task ? "" : "[" + leaf + "]\n") + requests.at(keys[0]).value("context", std::string()), 3000);
+          // The first request's context is the prompt (choices differ only in their continuation).
+          if (!sample.request_keys.empty()) {
+            const std::string first = sample.request_keys[0].get<std::string>();
+            const auto requests = store.LookupRequests({first});
+            if (requests.count(first))
+              view.prompt = Truncate(
+                  (leaf == task ? "" : "[" + leaf + "]\n") + requests.at(first).value("context", std::string()), 3000);
+          }
           view.response = Truncate(sample.responses.size() == 1 && sample.responses[0].is_string()
                                        ? sample.responses[0].get<std::string>()
                                        : sample.responses.dump(1),

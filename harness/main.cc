@@ -210,9 +210,10 @@ struct RunFlags {
   std::map<std::string, std::string> setting_flags;
 };
 
-void AddRunFlags(CLI::App* run, RunFlags* flags, bool model_required) {
-  auto* model = run->add_option("--model", flags->extra.model.spec, "Checkpoint directory, or replay:FILE.jsonl");
-  if (model_required) model->required();
+// `study` names its models with --models, so it takes no --model.
+void AddRunFlags(CLI::App* run, RunFlags* flags, bool with_model) {
+  if (with_model)
+    run->add_option("--model", flags->extra.model.spec, "Checkpoint directory, or replay:FILE.jsonl")->required();
   run->add_option("--output", flags->output, "Directory for results_<timestamp>.json, samples and the store")
       ->capture_default_str();
   run->add_option("--db", flags->db, "Result store (default: <output>/llada-eval.db)");
@@ -292,7 +293,7 @@ int Main(int argc, char** argv) {
   RunFlags run_options;
   auto* run = app.add_subcommand("run", "Evaluate a model on tasks (the default command)");
   AddCommonFlags(run, &run_flags);  // first: it sets the option defaults for the rest
-  AddRunFlags(run, &run_options, /*model_required=*/true);
+  AddRunFlags(run, &run_options, /*with_model=*/true);
 
   CommonFlags request_flags;
   auto* requests = app.add_subcommand("requests", "Print every request a run would send, as JSONL");
@@ -412,7 +413,7 @@ int Main(int argc, char** argv) {
   auto* study_cmd = app.add_subcommand(
       "study", "Run models x shots (x chat templates x presets), reusing cached requests; print few-shot minus zero-shot");
   AddCommonFlags(study_cmd, &study_flags, &study_shots);
-  AddRunFlags(study_cmd, &study_options, /*model_required=*/false);
+  AddRunFlags(study_cmd, &study_options, /*with_model=*/false);
   study_cmd->add_option("--models", study_models, "Comma list of --model values")->required();
   study_cmd->add_option("--report", study_report, "Also write the HTML report of the store here");
   // --chat-template and --preset take comma lists here ("none" = plain prompts, "auto" = the checkpoint's template).

@@ -121,7 +121,7 @@ int CountProcessesOf(int uid) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!IsAsciiDigits(name)) continue;
     struct stat info {};
     if (::stat(entry.path().c_str(), &info) != 0 || info.st_uid != static_cast<uid_t>(uid)) continue;
     // A zombie is already dead (its parent has yet to reap it).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <ostream>
 #include <thread>
 
@@ -157,27 +158,26 @@ ExecLimits SandboxRunner::LimitsFor(const Calibration& calibration) const {
 
 CodeRun SandboxRunner::Run(const std::string& program, const std::string& reference_program) {
   CodeRun run;
+  std::optional<Calibration> calibration;
   if (reference_program.empty()) {
     run.calibration = {{"calibrated", false}, {"reason", "the task names no reference solution"}};
   } else {
-    const Calibration calibration = Calibrate(reference_program);
-    run.limits = LimitsFor(calibration);
-    run.calibration = {{"calibrated", calibration.usable},
-                       {"reference_verdict", VerdictName(calibration.reference.verdict)},
-                       {"reference_seconds", calibration.reference.wall_seconds},
+    calibration = Calibrate(reference_program);
+    run.limits = LimitsFor(*calibration);
+    run.calibration = {{"calibrated", calibration->usable},
+                       {"reference_verdict", VerdictName(calibration->reference.verdict)},
+                       {"reference_seconds", calibration->reference.wall_seconds},
                        {"floor", options_.time_limit_floor},
                        {"factor", options_.time_limit_factor}};
   }
-  // The reference solution itself (a canonical replay): it already ran, and
-  // passed in a quarter of the limit it would get now.
-  if (!reference_program.empty() && program == reference_program && run.calibration.at("calibrated").get<bool>()) {
-    run.result = Calibrate(reference_program).reference;
-    run.executor = executor_->Name();
-    return run;
+  if (calibration && calibration->usable && program == reference_program) {
+    // The reference solution itself (a canonical replay): it already passed,
+    // in at most a quarter of the limit it would get now.
+    run.result = calibration->reference;
+  } else {
+    run.result = ComputeOnce(mutex_, results_, Sha256Hex(program + "\n" + LimitsKey(run.limits)),
+                             [&] { return RunOnFreeSlot({program, run.limits}); });
   }
-  run.result = ComputeOnce(mutex_, results_, Sha256Hex(program + "\n" + LimitsKey(run.limits)), [&] {
-    return RunOnFreeSlot({program, run.limits});
-  });
   run.executor = executor_->Name();
   if (run.result.verdict == Verdict::kSandboxError)
     throw UserError("sandbox error while running a program: " + run.result.detail);

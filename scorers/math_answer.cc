@@ -236,18 +236,12 @@ class LatexParser {
     if (c == '{') return Group("{", "}");
     if (c == '[') return Group("[", "]");
     if (Accept("\\left")) {
-      if (Peek("(")) {
-        Expect("(");
+      for (const auto& [open, close] : {std::pair<const char*, const char*>{"(", ")"}, {"[", "]"}}) {
+        if (!Peek(open)) continue;
+        Expect(open);
         NodePtr inner = Expression();
         Expect("\\right");
-        Expect(")");
-        return inner;
-      }
-      if (Peek("[")) {
-        Expect("[");
-        NodePtr inner = Expression();
-        Expect("\\right");
-        Expect("]");
+        Expect(close);
         return inner;
       }
       throw ParseFailure();

@@ -2,10 +2,10 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
 #include <ctime>
 
 #include "core/errors.h"
+#include "core/text.h"
 
 namespace llada {
 namespace {
@@ -83,15 +83,6 @@ ALTER TABLE samples ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
 )sql",
 };
 
-std::string NowUtc() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
 
 // RAII prepared statement with 1-based binding helpers.
 class Statement {
@@ -240,7 +231,7 @@ int64_t Store::UpsertModel(const std::string& identity, const std::string& spec,
                    "INSERT INTO models (identity, spec, description, created_at) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT(identity) DO NOTHING",
                    path_);
-  insert.Bind(1, identity).Bind(2, spec).Bind(3, description.dump()).Bind(4, NowUtc()).Run();
+  insert.Bind(1, identity).Bind(2, spec).Bind(3, description.dump()).Bind(4, UtcTimestamp()).Run();
   Statement select(db_, "SELECT id FROM models WHERE identity = ?", path_);
   select.Bind(1, identity);
   if (!select.Step()) throw InternalError("model row vanished after insert");
@@ -274,19 +265,19 @@ int64_t Store::CreateRun(const RunRecord& run) {
       .Bind(9, run.harness_version)
       .Bind(10, run.git_sha)
       .Bind(11, run.host)
-      .Bind(12, NowUtc())
+      .Bind(12, UtcTimestamp())
       .Run();
   return sqlite3_last_insert_rowid(db_);
 }
 
 void Store::MarkRunResumed(int64_t run_id) {
   Statement update(db_, "UPDATE runs SET status = 'running', resumed_at = ?, error = NULL WHERE id = ?", path_);
-  update.Bind(1, NowUtc()).Bind(2, run_id).Run();
+  update.Bind(1, UtcTimestamp()).Bind(2, run_id).Run();
 }
 
 void Store::FinishRun(int64_t run_id, const std::string& status, const std::string& error) {
   Statement update(db_, "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?", path_);
-  update.Bind(1, status).Bind(2, NowUtc());
+  update.Bind(1, status).Bind(2, UtcTimestamp());
   if (error.empty())
     update.BindNull(3);
   else
@@ -371,7 +362,7 @@ void Store::PutResponses(const std::vector<CacheEntry>& entries, int64_t model_i
                    "INSERT OR REPLACE INTO request_cache (key, model_id, request_type, request, response, created_at) "
                    "VALUES (?, ?, ?, ?, ?, ?)",
                    path_);
-  const std::string now = NowUtc();
+  const std::string now = UtcTimestamp();
   for (const auto& entry : entries) {
     insert.Bind(1, entry.key)
         .Bind(2, model_id)

@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/hashing.h"
 #include "core/file_io.h"
+#include "core/text.h"
 #include "models/model.h"
 #include "models/tokenizer/encode_pair.h"
 #include "models/tokenizer/tokenizer.h"
@@ -76,9 +77,7 @@ void CheckModelArgs(const nlohmann::json& args) {
   const auto& known = KnownModelArgs();
   for (auto it = args.begin(); it != args.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
-    std::string list;
-    for (const auto& key : known) list += (list.empty() ? "" : ", ") + key;
-    throw UserError("model argument '" + it.key() + "' is unknown (known: " + list + ")");
+    throw UserError("model argument '" + it.key() + "' is unknown (known: " + Join(known, ", ") + ")");
   }
 }
 
