@@ -5,6 +5,8 @@
 // InternalError  a broken invariant, i.e. a bug in llada-eval. Exit 3.
 // SampleError    one request or document failed; the harness records it against
 //                that sample and carries on with the rest of the run.
+// UnscoredError  a SampleError that is not the sample's fault (the sandbox
+//                failed); the run finishes, then exits 4.
 #pragma once
 
 #include <stdexcept>
@@ -35,6 +37,14 @@ class InternalError : public Error {
 class SampleError : public Error {
  public:
   explicit SampleError(const std::string& message) : Error(message) {}
+};
+
+// A document that could not be scored for a reason outside it (the code
+// sandbox failed on its program). Recorded like a SampleError, but the run
+// then ends with exit status 4: rerunning the same command scores it.
+class UnscoredError : public SampleError {
+ public:
+  explicit UnscoredError(const std::string& message) : SampleError(message) {}
 };
 
 }  // namespace llada

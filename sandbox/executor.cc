@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -43,26 +44,106 @@ std::string VerdictName(Verdict verdict) {
 
 namespace {
 
-// Runs in the child between fork and exec: async-signal-safe calls only.
-// Limits first (they bind the uid we switch to), then the uid, then the
-// parent-death signal so nothing outlives the harness.
-// The seccomp filter reaches bwrap as this descriptor number (`--seccomp 200`).
-constexpr int kSeccompChildFd = 200;
+// Exit statuses the job's launcher uses for its own failures. They only
+// describe a SANDBOX_ERROR; what decides one is the "started" pipe (see Run):
+// a program may exit with any of these itself.
+constexpr int kReaperFailed = 120;
+constexpr int kUidSwitchFailed = 121;
+constexpr int kSeccompFdFailed = 122;
+constexpr int kWorkDirFailed = 123;
 
+// Closes every descriptor from `first` up (close_range where the kernel has
+// it). Async-signal-safe.
+void CloseDescriptorsFrom(int first) {
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0U) == 0) return;
+#endif
+  struct rlimit files {};
+  const rlim_t last = ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY ? files.rlim_cur : 4096;
+  for (rlim_t fd = static_cast<rlim_t>(first); fd < last; ++fd) ::close(static_cast<int>(fd));
+}
+
+// The job's reaper. Called in Boost.Process's child between fork and exec; it
+// forks once more: the new child returns and goes on to exec the job, this
+// process stays behind as a child subreaper and never returns.
+//
+// Why: bwrap returns as soon as its pid 1 reports the program's status, and
+// --die-with-parent then kills pid 1, which the kernel reparents to the nearest
+// subreaper. Without one that is the machine's init, which on some VMs reaps
+// once a second; until then the zombies count against the slot uid's
+// RLIMIT_NPROC, and a few dozen jobs later bwrap cannot fork ("Can't fork for
+// pid 1"). The reaper reaps the job and every orphan it leaves, then exits
+// with the job's status (128 + signal when a signal ended it). SIGTERM from the
+// harness (its wall clock) makes it SIGKILL the job first.
+//
+// Async-signal-safe calls only: the harness is multithreaded.
+void RunJobUnderReaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) _exit(kReaperFailed);
+  sigset_t wake, previous;
+  sigemptyset(&wake);
+  sigaddset(&wake, SIGTERM);
+  sigaddset(&wake, SIGCHLD);
+  if (::sigprocmask(SIG_BLOCK, &wake, &previous) != 0) _exit(kReaperFailed);
+  const pid_t job = ::fork();
+  if (job < 0) _exit(kReaperFailed);
+  if (job == 0) {
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    return;  // the job: on to the limits and exec
+  }
+  // Boost.Process learns that exec succeeded when its error pipe closes; our
+  // copy of it (and of everything else) must not hold that up.
+  CloseDescriptorsFrom(3);
+  int job_status = 0;
+  bool job_done = false;
+  while (!job_done) {
+    const struct timespec tick = {0, 100 * 1000 * 1000};
+    if (::sigtimedwait(&wake, nullptr, &tick) == SIGTERM) ::kill(job, SIGKILL);
+    int status = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+      if (pid == job) {
+        job_status = status;
+        job_done = true;
+      }
+    }
+  }
+  // Orphans of the job (bwrap's pid 1 dies with bwrap): reap them as they
+  // die, for at most two seconds; whatever is left is the harness's
+  // end-of-job cleanup's.
+  struct timespec now {};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const time_t give_up = now.tv_sec + 2;
+  while (true) {
+    const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+    if (pid < 0) break;  // ECHILD: nothing left
+    if (pid > 0) continue;
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > give_up) break;
+    const struct timespec pause = {0, 1000 * 1000};
+    ::nanosleep(&pause, nullptr);
+  }
+  _exit(WIFSIGNALED(job_status) ? 128 + WTERMSIG(job_status) : WEXITSTATUS(job_status));
+}
+
+// Runs in the child between fork and exec: async-signal-safe calls only.
+// The reaper first (it stays as root, outside the limits), then, in the job:
+// limits (they bind the uid we switch to), the uid, and the parent-death
+// signal so nothing outlives its reaper, and the reaper nothing outlives the
+// harness.
 struct LimitAndDropPrivileges : bp::extend::handler {
   ExecLimits limits;
   uid_t uid = 0;
   bool switch_uid = false;
-  int seccomp_fd = -1;  // close-on-exec in the harness; dup'ed to kSeccompChildFd for bwrap only
+  int seccomp_fd = -1;  // close-on-exec in the harness; inherited by bwrap only (`--seccomp <fd>`)
+  int started_fd = -1;  // the "started" pipe's write end: close-on-exec in the harness, inherited by the job
   std::string work_dir;  // chdir here first (the unsafe executor)
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
-    if (seccomp_fd >= 0) {
-      // Never clobber a descriptor of Boost.Process's own (its error pipe).
-      if (fcntl(kSeccompChildFd, F_GETFD) != -1 || dup2(seccomp_fd, kSeccompChildFd) != kSeccompChildFd) _exit(122);
-    }
-    if (!work_dir.empty() && chdir(work_dir.c_str()) != 0) _exit(123);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    RunJobUnderReaper();
+    if (seccomp_fd >= 0 && fcntl(seccomp_fd, F_SETFD, 0) != 0) _exit(kSeccompFdFailed);
+    if (started_fd >= 0 && fcntl(started_fd, F_SETFD, 0) != 0) _exit(kSeccompFdFailed);
+    if (!work_dir.empty() && chdir(work_dir.c_str()) != 0) _exit(kWorkDirFailed);
     auto limit = [](int resource, rlim_t soft, rlim_t hard) {
       const struct rlimit value = {soft, hard};
       setrlimit(resource, &value);
@@ -75,7 +156,7 @@ struct LimitAndDropPrivileges : bp::extend::handler {
     limit(RLIMIT_NOFILE, static_cast<rlim_t>(limits.max_open_files), static_cast<rlim_t>(limits.max_open_files));
     limit(RLIMIT_CORE, 0, 0);
     if (switch_uid) {
-      if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(121);
+      if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(kUidSwitchFailed);
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
@@ -116,7 +197,7 @@ void WriteText(const std::filesystem::path& path, const std::string& text) {
 
 }  // namespace
 
-int CountProcessesOf(int uid) {
+int CountProcessesOf(int uid, bool count_zombies) {
   int count = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
@@ -124,12 +205,13 @@ int CountProcessesOf(int uid) {
     if (!IsAsciiDigits(name)) continue;
     struct stat info {};
     if (::stat(entry.path().c_str(), &info) != 0 || info.st_uid != static_cast<uid_t>(uid)) continue;
-    // A zombie is already dead (its parent has yet to reap it).
+    // A zombie is already dead (its parent has yet to reap it), but it still
+    // counts against the uid's RLIMIT_NPROC.
     std::ifstream stat_file(entry.path() / "stat");
     std::string line;
     std::getline(stat_file, line);
     const size_t paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z') continue;
+    if (!count_zombies && paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z') continue;
     ++count;
   }
   return count;
@@ -140,9 +222,11 @@ namespace {
 // The end of every job: nothing of the slot's uid survives it (a daemon that
 // escaped the namespace teardown, a fork bomb still dying). A helper child
 // switches to the uid and sends SIGKILL to everything that uid may signal,
-// until none is left (at most ~2 s).
+// until none is left (at most ~2 s). Then it waits (at most ~2 s more) for the
+// zombies to be reaped, since they too count against the next job's
+// RLIMIT_NPROC; the job's reaper normally has reaped them all already.
 void KillEverythingOf(uid_t uid) {
-  for (int attempt = 0; attempt < 200 && CountProcessesOf(static_cast<int>(uid)) > 0; ++attempt) {
+  for (int attempt = 0; attempt < 200 && CountProcessesOf(static_cast<int>(uid), false) > 0; ++attempt) {
     const pid_t helper = ::fork();
     if (helper == 0) {
       if (setgroups(0, nullptr) == 0 && setgid(uid) == 0 && setuid(uid) == 0) ::kill(-1, SIGKILL);
@@ -151,6 +235,8 @@ void KillEverythingOf(uid_t uid) {
     if (helper > 0) ::waitpid(helper, nullptr, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  for (int attempt = 0; attempt < 200 && CountProcessesOf(static_cast<int>(uid), true) > 0; ++attempt)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 // Runs python3 on the job's files, inside bubblewrap or (unsafe) directly.
@@ -215,9 +301,29 @@ class ProcessExecutor : public Executor {
     }
     const std::string nonce = RandomNonce();
     const std::string job_path = isolate_ ? "/job" : job_dir.string();
+    // The "started" pipe: run.py writes one byte to it and closes it before
+    // the program's first line. No byte means the sandbox failed to start the
+    // program (a SANDBOX_ERROR, the document unscored); with the byte, any
+    // failure is the program's own, however it looks (a program printing
+    // "bwrap: ..." and exiting 1, or exiting 120, cannot pass as the sandbox's
+    // failure and so drop out of the average).
+    int started_pipe[2] = {-1, -1};
+    if (::pipe2(started_pipe, O_CLOEXEC) != 0) {
+      result.detail = "cannot create a pipe";
+      return result;
+    }
+    struct PipeCloser {
+      int* fds;
+      ~PipeCloser() {
+        for (int i = 0; i < 2; ++i)
+          if (fds[i] >= 0) ::close(fds[i]);
+      }
+    } pipe_closer{started_pipe};
     WriteText(job_dir / "program.py", job.program);
     WriteText(job_dir / "run.py",
-              "import sys\n"
+              "import os, sys\n"
+              "os.write(" + std::to_string(started_pipe[1]) + ", b'S')\n"
+              "os.close(" + std::to_string(started_pipe[1]) + ")\n"
               "source = open('" + job_path + "/program.py', encoding='utf-8').read()\n"
               "exec(compile(source, '" + job_path + "/program.py', 'exec'), {'__name__': '__main__'})\n"
               "sys.stdout.flush()\n"
@@ -225,6 +331,7 @@ class ProcessExecutor : public Executor {
     for (const char* name : {"program.py", "run.py"}) ::chmod((job_dir / name).c_str(), 0644);
 
     LimitAndDropPrivileges setup;
+    setup.started_fd = started_pipe[1];
     setup.limits = job.limits;
     setup.uid = uid;
     setup.switch_uid = root;
@@ -253,7 +360,9 @@ class ProcessExecutor : public Executor {
           return result;
         }
         setup.seccomp_fd = seccomp_fd;
-        args.insert(args.end(), {"--seccomp", std::to_string(kSeccompChildFd)});
+        // bwrap reads the filter from the descriptor as it is: no fixed number
+        // that another descriptor (with many workers, many files) could hold.
+        args.insert(args.end(), {"--seccomp", std::to_string(seccomp_fd)});
       }
       args.insert(args.end(), {options_.python, "-I", "-S", "/job/run.py"});
     } else {
@@ -267,8 +376,9 @@ class ProcessExecutor : public Executor {
       if (out) std::fclose(out);
       if (err) std::fclose(err);
       if (seccomp_fd >= 0) ::close(seccomp_fd);
+      if (started_pipe[1] >= 0) ::close(started_pipe[1]);
       out = err = nullptr;
-      seccomp_fd = -1;
+      seccomp_fd = started_pipe[1] = -1;
     };
     if (!out || !err) {
       close_all();
@@ -288,15 +398,25 @@ class ProcessExecutor : public Executor {
       const auto deadline = start + std::chrono::duration<double>(job.limits.wall_seconds);
       // Poll rather than child::wait_for, which Boost 1.74 implements with
       // signal handling that is unreliable in multithreaded programs.
+      // Past the deadline the job's reaper is told to kill the job (bwrap's
+      // --die-with-parent takes the sandbox with it) and reap it; if the
+      // reaper itself does not exit within a grace period it is killed.
+      const auto grace = std::chrono::seconds(5);
+      bool killed = false;
       while (child.running()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-          timed_out = true;
-          child.terminate();  // SIGKILL; --die-with-parent takes the sandbox with it
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline + grace) {
+          killed = true;
+          child.terminate();
           break;
+        }
+        if (now >= deadline && !timed_out) {
+          timed_out = true;
+          ::kill(child.id(), SIGTERM);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
-      if (!timed_out) child.wait();
+      if (!killed) child.wait();
       // bwrap reports a signalled program as 128 + signal; a directly run
       // one (the unsafe executor) is decoded the same way.
       const int raw = child.native_exit_code();
@@ -307,6 +427,9 @@ class ProcessExecutor : public Executor {
       return result;
     }
     result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    char started_byte = 0;
+    ::fcntl(started_pipe[0], F_SETFL, O_NONBLOCK);
+    const bool started = ::read(started_pipe[0], &started_byte, 1) == 1 && started_byte == 'S';
     if (root) KillEverythingOf(uid);
     result.exit_code = status;
     result.stderr_head = ToValidUtf8(ReadHead(out_dir / "stderr", 1024));
@@ -319,13 +442,15 @@ class ProcessExecutor : public Executor {
     if (timed_out) {
       result.verdict = Verdict::kTimeout;
       result.detail = "wall clock limit of " + FormatSeconds(job.limits.wall_seconds);
-    } else if (status == 121 || status == 122 || status == 123 ||
-               (isolate_ && result.stderr_head.rfind("bwrap:", 0) == 0)) {
+    } else if (!started) {
       result.verdict = Verdict::kSandboxError;
-      result.detail = status == 121   ? "could not switch to uid " + std::to_string(uid)
-                      : status == 122 ? "could not pass the seccomp filter to bwrap"
-                      : status == 123 ? "could not enter " + work_dir.string()
-                                      : result.stderr_head;
+      result.detail = status == kReaperFailed       ? std::string("could not start the job's reaper")
+                      : status == kUidSwitchFailed  ? "could not switch to uid " + std::to_string(uid)
+                      : status == kSeccompFdFailed  ? "could not pass descriptors to the sandbox"
+                      : status == kWorkDirFailed    ? "could not enter " + work_dir.string()
+                      : !result.stderr_head.empty() ? result.stderr_head
+                                                    : "the program never started (exit status " +
+                                                          std::to_string(status) + ")";
     } else if (status == 128 + SIGXCPU) {
       result.verdict = Verdict::kCpuLimit;
       result.detail = "CPU limit of " + std::to_string(job.limits.cpu_seconds) + " s";

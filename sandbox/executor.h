@@ -41,6 +41,7 @@ struct ExecResult {
   double wall_seconds = 0.0;
   std::string stderr_head;    // the first KiB of stderr, as valid UTF-8
   std::string detail;         // why, for verdicts other than PASS/FAIL
+  bool retried = false;       // a first attempt ended in SANDBOX_ERROR and this is the second
 };
 
 class Executor {
@@ -90,7 +91,8 @@ SandboxProbe ProbeSandbox(Executor& executor);
 // shared queue); results in job order.
 std::vector<ExecResult> RunAll(Executor& executor, const std::vector<ExecJob>& jobs, int workers);
 
-// Live (not zombie) processes owned by `uid`, from /proc.
-int CountProcessesOf(int uid);
+// Processes owned by `uid`, from /proc: live ones, and zombies too when
+// `count_zombies` (a zombie counts against RLIMIT_NPROC until it is reaped).
+int CountProcessesOf(int uid, bool count_zombies);
 
 }  // namespace llada

@@ -337,7 +337,7 @@ SelftestReport RunSandboxSelftest(Executor& executor, int workers) {
   // 4.5.3 / 4.5.10: nothing of any slot's uid survives its jobs.
   if (root) {
     int left = 0;
-    for (int slot = 0; slot < std::max(16, report.workers); ++slot) left += CountProcessesOf(executor.SlotUid(slot));
+    for (int slot = 0; slot < std::max(16, report.workers); ++slot) left += CountProcessesOf(executor.SlotUid(slot), /*count_zombies=*/true);
     report.rows.push_back(
         Row("no_process_of_a_slot_uid_left", "4.5.3", "0 processes", std::to_string(left) + " processes", left == 0));
   } else {

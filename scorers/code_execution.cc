@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
 #include <ostream>
@@ -141,10 +142,21 @@ ExecResult SandboxRunner::RunOnFreeSlot(const ExecJob& job) {
 SandboxRunner::Calibration SandboxRunner::Calibrate(const std::string& reference_program) {
   return ComputeOnce(mutex_, calibrations_, Sha256Hex(reference_program), [&] {
     Calibration calibration;
-    calibration.reference = RunOnFreeSlot({reference_program, ExecLimits()});
+    calibration.reference = RunWithRetry({reference_program, ExecLimits()});
     calibration.usable = calibration.reference.verdict == Verdict::kPass;
     return calibration;
   });
+}
+
+ExecResult SandboxRunner::RunWithRetry(const ExecJob& job) {
+  ExecResult result = RunOnFreeSlot(job);
+  if (result.verdict == Verdict::kSandboxError) {
+    // Often transient (a fork refused while the machine is loaded): once more, a moment later.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    result = RunOnFreeSlot(job);
+    result.retried = true;
+  }
+  return result;
 }
 
 ExecLimits SandboxRunner::LimitsFor(const Calibration& calibration) const {
@@ -170,17 +182,25 @@ CodeRun SandboxRunner::Run(const std::string& program, const std::string& refere
                        {"floor", options_.time_limit_floor},
                        {"factor", options_.time_limit_factor}};
   }
-  if (calibration && calibration->usable && program == reference_program) {
+  if (calibration && calibration->reference.verdict == Verdict::kSandboxError) {
+    // Without its reference time the program's limits are unknown: unscored.
+    run.result = calibration->reference;
+    run.result.detail = "the reference solution could not be run: " + run.result.detail;
+    std::lock_guard<std::mutex> lock(mutex_);
+    calibrations_.erase(Sha256Hex(reference_program));
+  } else if (calibration && calibration->usable && program == reference_program) {
     // The reference solution itself (a canonical replay): it already passed,
     // in at most a quarter of the limit it would get now.
     run.result = calibration->reference;
   } else {
-    run.result = ComputeOnce(mutex_, results_, Sha256Hex(program + "\n" + LimitsKey(run.limits)),
-                             [&] { return RunOnFreeSlot({program, run.limits}); });
+    const std::string key = Sha256Hex(program + "\n" + LimitsKey(run.limits));
+    run.result = ComputeOnce(mutex_, results_, key, [&] { return RunWithRetry({program, run.limits}); });
+    if (run.result.verdict == Verdict::kSandboxError) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      results_.erase(key);  // not an answer: the next run of this program tries again
+    }
   }
   run.executor = executor_->Name();
-  if (run.result.verdict == Verdict::kSandboxError)
-    throw UserError("sandbox error while running a program: " + run.result.detail);
   return run;
 }
 
@@ -205,16 +225,19 @@ double PassAtKMetric::ComputeOverSamples(const std::vector<std::string>& program
     throw SampleError("pass@" + std::to_string(k_) + " needs at least " + std::to_string(k_) +
                       " samples per problem, got " + std::to_string(n) + " (set the task's `repeats`)");
   int passed = 0;
+  std::string sandbox_error;
   nlohmann::json samples = nlohmann::json::array();
   for (const auto& program : programs) {
     const CodeRun run = runner_.Run(program, reference_program);
     passed += run.result.verdict == Verdict::kPass;
+    if (run.result.verdict == Verdict::kSandboxError && sandbox_error.empty()) sandbox_error = run.result.detail;
     samples.push_back({{"verdict", VerdictName(run.result.verdict)},
                        {"sandbox", run.executor},
                        {"wall_seconds", run.result.wall_seconds},
                        {"exit_code", run.result.exit_code},
                        {"stderr_head", run.result.stderr_head},
                        {"detail", run.result.detail},
+                       {"retried", run.result.retried},
                        {"limits", LimitsJson(run.limits)},
                        {"calibration", run.calibration}});
   }
@@ -225,6 +248,9 @@ double PassAtKMetric::ComputeOverSamples(const std::vector<std::string>& program
       *details = {{"n", n}, {"c", passed}, {"k", k_}, {"samples", samples}};
     }
   }
+  // Not a verdict on the program: the document stays unscored (its details
+  // say which run failed), and the run reports it.
+  if (!sandbox_error.empty()) throw UnscoredError("sandbox error while running a program: " + sandbox_error);
   return PassAtK(n, passed, k_);
 }
 

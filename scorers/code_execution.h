@@ -50,7 +50,9 @@ class SandboxRunner {
   const CodeExecutionOptions& options() const { return options_; }
 
   // Runs `program` with limits calibrated on `reference_program` (empty: the
-  // default limits). Thread-safe; waits while every slot is busy.
+  // default limits). Thread-safe; waits while every slot is busy. A
+  // SANDBOX_ERROR (after one retry) comes back as the result's verdict and is
+  // not memoised; an unusable sandbox (the probe fails) throws UserError.
   CodeRun Run(const std::string& program, const std::string& reference_program);
 
  private:
@@ -60,6 +62,7 @@ class SandboxRunner {
   };
   Executor& EnsureExecutor();  // probes once; throws UserError when unusable
   ExecResult RunOnFreeSlot(const ExecJob& job);
+  ExecResult RunWithRetry(const ExecJob& job);  // a SANDBOX_ERROR gets one more try
   Calibration Calibrate(const std::string& reference_program);
   ExecLimits LimitsFor(const Calibration& calibration) const;
 
