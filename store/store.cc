@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <ctime>
+#include <thread>
 
 #include "core/errors.h"
 #include "core/text.h"
@@ -81,7 +83,19 @@ CREATE TABLE metrics (
     R"sql(
 ALTER TABLE samples ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
 )sql",
+    // Version 3: who runs a run (host, pid, process start) and when it last
+    // said so, so that a second process never resumes a live run.
+    R"sql(
+ALTER TABLE runs ADD COLUMN owner_host TEXT;
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+ALTER TABLE runs ADD COLUMN owner_start TEXT;
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+)sql",
 };
+
+// A running run whose owner is on another host is presumed dead once its
+// heartbeat (every kHeartbeatSeconds) is this old.
+constexpr int kStaleHeartbeatSeconds = 120;
 
 
 // RAII prepared statement with 1-based binding helpers.
@@ -172,10 +186,12 @@ std::unique_ptr<Store> Store::Open(const std::filesystem::path& path) {
     sqlite3_close(db);
     throw UserError::InFile(path.string(), "--db", "cannot open the result store: " + message);
   }
-  sqlite3_busy_timeout(db, 10000);
+  // Another process may hold the write lock (a run committing a batch):
+  // wait for it rather than fail.
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   std::unique_ptr<Store> store(new Store(db, path.string()));
   try {
-    store->Exec("PRAGMA journal_mode=WAL");
+    store->SwitchToWal();
     store->Exec("PRAGMA synchronous=NORMAL");
     store->Exec("PRAGMA foreign_keys=ON");
     store->Migrate();
@@ -198,28 +214,49 @@ void Store::Exec(const std::string& sql) {
   }
 }
 
+// Switching a new file to WAL takes an exclusive lock, and SQLite reports a
+// busy database here without consulting the busy handler: retry for as long
+// as the busy timeout would wait.
+void Store::SwitchToWal() {
+  for (int waited_ms = 0;; waited_ms += 20) {
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &error);
+    std::string message = error ? error : sqlite3_errmsg(db_);
+    sqlite3_free(error);
+    if (rc == SQLITE_OK) return;
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited_ms >= kBusyTimeoutMs)
+      throw UserError::InFile(path_, "--db", "database error: " + message);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 int Store::SchemaVersion() {
   Statement statement(db_, "PRAGMA user_version", path_);
   statement.Step();
   return static_cast<int>(statement.Int(0));
 }
 
+// Each step reads the version inside its write transaction: two processes
+// opening a new file at once both wait for the lock, and the second finds the
+// work done instead of migrating again.
 void Store::Migrate() {
-  int version = SchemaVersion();
-  if (version > CurrentSchemaVersion())
-    throw UserError::InFile(path_, "--db", "schema version " + std::to_string(version) +
-                                               " is newer than this llada-eval understands (" +
-                                               std::to_string(CurrentSchemaVersion()) + "); upgrade llada-eval");
-  if (version == 0) {
-    // A fresh file, or someone else's database: refuse to add tables to a
-    // database that already holds unrelated ones.
-    Statement tables(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", path_);
-    tables.Step();
-    if (tables.Int(0) != 0)
-      throw UserError::InFile(path_, "--db", "is an SQLite database but not an llada-eval result store");
-  }
-  for (; version < CurrentSchemaVersion(); ++version) {
+  if (SchemaVersion() == CurrentSchemaVersion()) return;  // the usual case: no write lock needed
+  while (true) {
     Transaction transaction(db_);
+    const int version = SchemaVersion();
+    if (version > CurrentSchemaVersion())
+      throw UserError::InFile(path_, "--db", "schema version " + std::to_string(version) +
+                                                 " is newer than this llada-eval understands (" +
+                                                 std::to_string(CurrentSchemaVersion()) + "); upgrade llada-eval");
+    if (version == CurrentSchemaVersion()) return;
+    if (version == 0) {
+      // A fresh file, or someone else's database: refuse to add tables to a
+      // database that already holds unrelated ones.
+      Statement tables(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", path_);
+      tables.Step();
+      if (tables.Int(0) != 0)
+        throw UserError::InFile(path_, "--db", "is an SQLite database but not an llada-eval result store");
+    }
     Exec(kMigrations[version]);
     Exec("PRAGMA user_version = " + std::to_string(version + 1));
     transaction.Commit();
@@ -238,21 +275,57 @@ int64_t Store::UpsertModel(const std::string& identity, const std::string& spec,
   return select.Int(0);
 }
 
-std::optional<int64_t> Store::FindResumableRun(const std::string& config_hash) {
+ResumeClaim Store::ClaimResumableRun(const std::string& config_hash, const ProcessOwner& owner) {
+  Transaction transaction(db_);  // find and claim as one step: two processes never claim one run
   Statement select(db_,
-                   "SELECT id FROM runs WHERE config_hash = ? AND status IN ('running', 'failed') "
-                   "ORDER BY id DESC LIMIT 1",
+                   "SELECT id, status, coalesce(owner_host, ''), coalesce(owner_pid, 0), coalesce(owner_start, ''), "
+                   "coalesce(strftime('%s', 'now') - strftime('%s', heartbeat_at), -1) "
+                   "FROM runs WHERE config_hash = ? AND status IN ('running', 'failed') ORDER BY id DESC",
                    path_);
   select.Bind(1, config_hash);
-  if (select.Step()) return select.Int(0);
-  return std::nullopt;
+  ResumeClaim claim;
+  while (select.Step()) {
+    const int64_t id = select.Int(0);
+    const ProcessOwner previous{select.Text(2), select.Int(3), select.Text(4)};
+    const int64_t heartbeat_age = select.Int(5);
+    // A run without an owner was written before owners were recorded (or its
+    // owner failed it): nobody is running it.
+    const bool live = select.Text(1) == "running" && previous.pid != 0 &&
+                      (previous.host == owner.host ? IsRunningHere(previous)
+                                                   : heartbeat_age >= 0 && heartbeat_age < kStaleHeartbeatSeconds);
+    if (live) {
+      if (!claim.live_run) claim.live_run = id, claim.live_owner = previous;
+      continue;
+    }
+    claim.run_id = id;
+    break;
+  }
+  select.Run();
+  if (claim.run_id) {
+    Statement update(db_,
+                     "UPDATE runs SET status = 'running', resumed_at = ?, error = NULL, owner_host = ?, owner_pid = ?, "
+                     "owner_start = ?, heartbeat_at = ? WHERE id = ?",
+                     path_);
+    const std::string now = UtcTimestamp();
+    update.Bind(1, now).Bind(2, owner.host).Bind(3, owner.pid).Bind(4, owner.start).Bind(5, now).Bind(6, *claim.run_id);
+    update.Run();
+  }
+  transaction.Commit();
+  return claim;
 }
 
-int64_t Store::CreateRun(const RunRecord& run) {
+void Store::Heartbeat(int64_t run_id) {
+  Statement update(db_, "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'", path_);
+  update.Bind(1, UtcTimestamp()).Bind(2, run_id).Run();
+}
+
+int64_t Store::CreateRun(const RunRecord& run, const ProcessOwner& owner) {
+  const std::string now = UtcTimestamp();
   Statement insert(db_,
                    "INSERT INTO runs (model_id, model_spec, tasks, preset, config, config_hash, task_hashes, "
-                   "data_hashes, harness_version, git_sha, host, started_at, status) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                   "data_hashes, harness_version, git_sha, host, started_at, status, owner_host, owner_pid, "
+                   "owner_start, heartbeat_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                    path_);
   insert.Bind(1, run.model_id)
       .Bind(2, run.model_spec)
@@ -265,14 +338,13 @@ int64_t Store::CreateRun(const RunRecord& run) {
       .Bind(9, run.harness_version)
       .Bind(10, run.git_sha)
       .Bind(11, run.host)
-      .Bind(12, UtcTimestamp())
+      .Bind(12, now)
+      .Bind(13, owner.host)
+      .Bind(14, owner.pid)
+      .Bind(15, owner.start)
+      .Bind(16, now)
       .Run();
   return sqlite3_last_insert_rowid(db_);
-}
-
-void Store::MarkRunResumed(int64_t run_id) {
-  Statement update(db_, "UPDATE runs SET status = 'running', resumed_at = ?, error = NULL WHERE id = ?", path_);
-  update.Bind(1, UtcTimestamp()).Bind(2, run_id).Run();
 }
 
 void Store::FinishRun(int64_t run_id, const std::string& status, const std::string& error) {

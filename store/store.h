@@ -3,8 +3,9 @@
 // aggregated metrics. The schema is versioned (PRAGMA user_version) and
 // migrated on open; docs/store.md documents every table.
 //
-// Thread safety: one Store per thread; SQLite's own locking (WAL, busy
-// timeout) lets several processes share a file.
+// Thread safety: one Store per thread; SQLite's own locking (WAL, a busy
+// timeout of a minute) lets several processes share a file, and runs record
+// their owning process so that two never work on one run.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/process.h"
 
 struct sqlite3;
 
@@ -87,6 +90,13 @@ struct StoredRun {
   nlohmann::json model_description;  // the backend's Describe()
 };
 
+// What ClaimResumableRun found.
+struct ResumeClaim {
+  std::optional<int64_t> run_id;    // claimed: resume it
+  std::optional<int64_t> live_run;  // same configuration, still running in another process
+  ProcessOwner live_owner;
+};
+
 class Store {
  public:
   // Opens or creates the database and migrates it to the current schema.
@@ -101,10 +111,15 @@ class Store {
 
   int64_t UpsertModel(const std::string& identity, const std::string& spec, const nlohmann::json& description);
 
-  // The newest unfinished run with this configuration hash, if any.
-  std::optional<int64_t> FindResumableRun(const std::string& config_hash);
-  int64_t CreateRun(const RunRecord& run);
-  void MarkRunResumed(int64_t run_id);
+  // Claims the newest unfinished run with this configuration hash that no
+  // live process owns (killed, or failed), in one write transaction: it is
+  // then `running` and owned by `owner`. Runs whose owner is alive are never
+  // taken over; the newest of them is reported.
+  ResumeClaim ClaimResumableRun(const std::string& config_hash, const ProcessOwner& owner);
+  int64_t CreateRun(const RunRecord& run, const ProcessOwner& owner);
+  // The owner of a running run says it is alive (see ProcessOwner).
+  void Heartbeat(int64_t run_id);
+  static constexpr int kHeartbeatSeconds = 20;
   void FinishRun(int64_t run_id, const std::string& status, const std::string& error = "");
   std::optional<RunSummary> GetRun(int64_t run_id);
   // Every run, oldest first, with its configuration and model.
@@ -129,6 +144,8 @@ class Store {
  private:
   Store(sqlite3* db, std::string path);
   void Exec(const std::string& sql);
+  void SwitchToWal();
+  static constexpr int kBusyTimeoutMs = 60000;
   // `column` ("request" or "response") of the cache rows with these keys.
   std::map<std::string, nlohmann::json> LookupCacheColumn(const std::string& column,
                                                           const std::vector<std::string>& keys);

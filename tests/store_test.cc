@@ -30,13 +30,18 @@ TEST(StoreTest, CreatesSchemaAndPersistsAcrossReopen) {
     EXPECT_EQ(store->SchemaVersion(), Store::CurrentSchemaVersion());
     const int64_t model = store->UpsertModel("m1", "replay:x", {{"k", 1}});
     EXPECT_EQ(store->UpsertModel("m1", "replay:x", {{"k", 1}}), model);
-    const int64_t run = store->CreateRun(SomeRun(model, "h1"));
+    const int64_t run = store->CreateRun(SomeRun(model, "h1"), CurrentProcess());
     store->PutResponses({{"key1", "generate_until", {{"context", "c"}}, {{"text", "out"}}}}, model);
     store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
     store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
-    EXPECT_EQ(store->FindResumableRun("h1"), run);
+    // Its owner (this process) is alive: never taken over.
+    ResumeClaim claim = store->ClaimResumableRun("h1", CurrentProcess());
+    EXPECT_FALSE(claim.run_id.has_value());
+    EXPECT_EQ(claim.live_run, run);
+    store->FinishRun(run, "failed", "boom");
+    EXPECT_EQ(store->ClaimResumableRun("h1", CurrentProcess()).run_id, run);  // a failed run is anyone's
     store->FinishRun(run, "finished");
-    EXPECT_FALSE(store->FindResumableRun("h1").has_value());
+    EXPECT_FALSE(store->ClaimResumableRun("h1", CurrentProcess()).run_id.has_value());
   }
   auto store = Store::Open(path);
   EXPECT_EQ(store->CountRows("samples"), 1);  // the second PutSamples replaced, not duplicated
@@ -52,13 +57,17 @@ TEST(StoreTest, UpgradesAVersionOneFile) {
   const auto path = dir.path() / "v1.db";
   {
     auto store = Store::Open(path);
-    const int64_t run = store->CreateRun(SomeRun(store->UpsertModel("m1", "replay:x", {}), "h1"));
+    const int64_t run = store->CreateRun(SomeRun(store->UpsertModel("m1", "replay:x", {}), "h1"), CurrentProcess());
     store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"none", "1"}}, {{"exact_match,none", 1.0}}, ""}});
   }
   {  // make it a version-1 file again
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE samples DROP COLUMN details; PRAGMA user_version = 1;", nullptr, nullptr, nullptr),
+    ASSERT_EQ(sqlite3_exec(db,
+                           "ALTER TABLE samples DROP COLUMN details; ALTER TABLE runs DROP COLUMN owner_host; "
+                           "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN owner_start; "
+                           "ALTER TABLE runs DROP COLUMN heartbeat_at; PRAGMA user_version = 1;",
+                           nullptr, nullptr, nullptr),
               SQLITE_OK)
         << sqlite3_errmsg(db);
     sqlite3_close(db);
@@ -73,6 +82,35 @@ TEST(StoreTest, UpgradesAVersionOneFile) {
   with_details.details = {{"pass@1,create_test", {{"verdict", "TIMEOUT"}}}};
   store->PutSamples(1, {with_details});
   EXPECT_EQ(store->LoadSamples(1, "humaneval").at(0).details["pass@1,create_test"]["verdict"], "TIMEOUT");
+  // The run written before owners were recorded has none: a dead run, resumable.
+  EXPECT_EQ(store->ClaimResumableRun("h1", CurrentProcess()).run_id, 1);
+}
+
+// A run's owner that is gone (a killed process: same host, its pid no longer
+// that process) or silent for long on another host no longer holds the run;
+// one whose heartbeat is fresh on another host does.
+TEST(StoreTest, ClaimsOnlyRunsWhoseOwnerIsGone) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path() / "owners.db");
+  const int64_t model = store->UpsertModel("m1", "replay:x", {});
+  ProcessOwner dead = CurrentProcess();
+  dead.start += "-earlier";  // this pid, but another process: the pid was reused
+  const int64_t killed = store->CreateRun(SomeRun(model, "dead"), dead);
+  EXPECT_EQ(store->ClaimResumableRun("dead", CurrentProcess()).run_id, killed);
+
+  ProcessOwner elsewhere{"another-host", 4242, "boot/1"};
+  const int64_t remote = store->CreateRun(SomeRun(model, "remote"), elsewhere);
+  const ResumeClaim fresh = store->ClaimResumableRun("remote", CurrentProcess());
+  EXPECT_FALSE(fresh.run_id.has_value());
+  EXPECT_EQ(fresh.live_run, remote);
+  EXPECT_EQ(fresh.live_owner.host, "another-host");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "owners.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE runs SET heartbeat_at = '2020-01-01T00:00:00Z' WHERE config_hash = 'remote'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(store->ClaimResumableRun("remote", CurrentProcess()).run_id, remote);
 }
 
 TEST(StoreTest, RefusesFilesThatAreNotOurStore) {
