@@ -7,6 +7,7 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <memory>
 #include <vector>
 
@@ -85,10 +86,15 @@ std::string GetUnnormalizedAnswer(const std::string& output) {
 
 namespace {
 
+__extension__ typedef __int128 Wide;  // exact arithmetic on literals (GCC/Clang)
+
 // A parsed expression, evaluated numerically with letters as variables.
 struct Node {
   enum Kind { kNumber, kSymbol, kAdd, kSub, kMul, kDiv, kPow, kNeg, kSqrt, kRoot, kFunction } kind;
   double value = 0.0;
+  // A literal's exact value (digits / 10^k), as sympy keeps it: a decimal is
+  // the number it spells, not its nearest double. Unset for \pi.
+  std::optional<std::pair<Wide, Wide>> exact;
   char symbol = 0;
   std::string function;
   std::unique_ptr<Node> left, right;
@@ -198,7 +204,20 @@ class LatexParser {
   // The number text_[pos_, end).
   NodePtr Number(size_t end) {
     auto node = Make(Node::kNumber);
-    node->value = std::stod(text_.substr(pos_, end - pos_));
+    const std::string literal = text_.substr(pos_, end - pos_);
+    node->value = std::stod(literal);
+    Wide numerator = 0, denominator = 1;
+    bool fits = true, fraction = false;
+    for (char c : literal) {
+      if (c == '.') {
+        fraction = true;
+        continue;
+      }
+      fits = fits && !__builtin_mul_overflow(numerator, 10, &numerator) &&
+             !__builtin_add_overflow(numerator, c - '0', &numerator) &&
+             (!fraction || !__builtin_mul_overflow(denominator, 10, &denominator));
+    }
+    if (fits) node->exact = std::make_pair(numerator, denominator);
     pos_ = end;
     return node;
   }
@@ -301,6 +320,75 @@ double Evaluate(const Node& node, const std::map<char, double>& at) {
   return NAN;
 }
 
+// Exact rational arithmetic on 128-bit integers; nullopt on overflow, on a
+// division by zero, and on what is not rational (\pi, roots, functions,
+// non-integer powers): the caller then compares doubles.
+class Rational {
+ public:
+  static std::optional<Rational> Of(Wide numerator, Wide denominator) {
+    if (denominator == 0) return std::nullopt;
+    if (denominator < 0) numerator = -numerator, denominator = -denominator;
+    Wide a = numerator < 0 ? -numerator : numerator, b = denominator;
+    while (b != 0) a %= b, std::swap(a, b);
+    return Rational(numerator / a, denominator / a);
+  }
+  friend std::optional<Rational> operator+(const Rational& x, const Rational& y) {
+    Wide left, right, numerator, denominator;
+    if (__builtin_mul_overflow(x.num_, y.den_, &left) || __builtin_mul_overflow(y.num_, x.den_, &right) ||
+        __builtin_add_overflow(left, right, &numerator) || __builtin_mul_overflow(x.den_, y.den_, &denominator))
+      return std::nullopt;
+    return Of(numerator, denominator);
+  }
+  friend std::optional<Rational> operator*(const Rational& x, const Rational& y) {
+    Wide numerator, denominator;
+    if (__builtin_mul_overflow(x.num_, y.num_, &numerator) || __builtin_mul_overflow(x.den_, y.den_, &denominator))
+      return std::nullopt;
+    return Of(numerator, denominator);
+  }
+  Rational Negated() const { return Rational(-num_, den_); }
+  std::optional<Rational> Inverse() const { return Of(den_, num_); }
+  bool IsInteger() const { return den_ == 1; }
+  Wide numerator() const { return num_; }
+  bool operator==(const Rational& other) const { return num_ == other.num_ && den_ == other.den_; }
+
+ private:
+  Rational(Wide numerator, Wide denominator) : num_(numerator), den_(denominator) {}
+  Wide num_, den_;
+};
+
+std::optional<Rational> EvaluateExactly(const Node& node, const std::map<char, Rational>& at) {
+  auto both = [&](auto combine) -> std::optional<Rational> {
+    const auto x = EvaluateExactly(*node.left, at), y = EvaluateExactly(*node.right, at);
+    if (!x || !y) return std::nullopt;
+    return combine(*x, *y);
+  };
+  switch (node.kind) {
+    case Node::kNumber: return node.exact ? Rational::Of(node.exact->first, node.exact->second) : std::nullopt;
+    case Node::kSymbol: return at.at(node.symbol);
+    case Node::kAdd: return both([](const Rational& x, const Rational& y) { return x + y; });
+    case Node::kSub: return both([](const Rational& x, const Rational& y) { return x + y.Negated(); });
+    case Node::kMul: return both([](const Rational& x, const Rational& y) { return x * y; });
+    case Node::kDiv:
+      return both([](const Rational& x, const Rational& y) -> std::optional<Rational> {
+        const auto inverse = y.Inverse();
+        return inverse ? x * *inverse : std::nullopt;
+      });
+    case Node::kPow:
+      return both([](const Rational& base, const Rational& exponent) -> std::optional<Rational> {
+        if (!exponent.IsInteger() || exponent.numerator() > 64 || exponent.numerator() < -64) return std::nullopt;
+        std::optional<Rational> result = Rational::Of(1, 1);
+        const Wide count = exponent.numerator() < 0 ? -exponent.numerator() : exponent.numerator();
+        for (Wide i = 0; i < count && result; ++i) result = *result * base;
+        return result && exponent.numerator() < 0 ? result->Inverse() : result;
+      });
+    case Node::kNeg: {
+      const auto x = EvaluateExactly(*node.left, at);
+      return x ? std::optional<Rational>(x->Negated()) : std::nullopt;
+    }
+    default: return std::nullopt;
+  }
+}
+
 void CollectSymbols(const Node& node, std::map<char, double>* symbols) {
   if (node.kind == Node::kSymbol) (*symbols)[node.symbol] = 0.0;
   if (node.left) CollectSymbols(*node.left, symbols);
@@ -321,11 +409,25 @@ bool MathAnswersEquivalent(const std::string& a, const std::string& b) {
   CollectSymbols(*left, &symbols);
   CollectSymbols(*right, &symbols);
   // simplify(diff) == 0 for an identity: the difference vanishes wherever it
-  // is defined. Sample a few points; every finite one must agree.
+  // is defined. Sample a few points; every finite one must agree. Where both
+  // sides are rational there, they must agree exactly, as in sympy: a decimal
+  // keeps its own precision, so 0.08333333333333333 is not 1/12 (their
+  // doubles are equal) while 0.25 is 1/4.
   int compared = 0;
   for (int trial = 0; trial < 6; ++trial) {
     int k = 0;
-    for (auto& [symbol, value] : symbols) value = 0.5 + 0.37 * (trial + 1) + 0.113 * (++k);
+    std::map<char, Rational> exact_point;
+    for (auto& [symbol, value] : symbols) {
+      const int thousandths = 500 + 370 * (trial + 1) + 113 * (++k);
+      value = thousandths / 1000.0;
+      exact_point.emplace(symbol, *Rational::Of(thousandths, 1000));
+    }
+    const auto exact_x = EvaluateExactly(*left, exact_point), exact_y = EvaluateExactly(*right, exact_point);
+    if (exact_x && exact_y) {
+      if (!(*exact_x == *exact_y)) return false;
+      ++compared;
+      continue;
+    }
     const double x = Evaluate(*left, symbols), y = Evaluate(*right, symbols);
     if (!std::isfinite(x) || !std::isfinite(y)) continue;
     if (std::abs(x - y) > 1e-9 * std::max({1.0, std::abs(x), std::abs(y)})) return false;

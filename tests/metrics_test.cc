@@ -86,6 +86,13 @@ TEST(MinervaMathTest, EquivalenceStandsInForSympy) {
   EXPECT_TRUE(MathAnswersEquivalent("x^2-1", "(x-1)(x+1)"));
   EXPECT_TRUE(MathAnswersEquivalent("\\sqrt[3]{27}", "3"));
   EXPECT_FALSE(MathAnswersEquivalent("0.333", "\\frac{1}{3}"));
+  // sympy keeps a decimal's own precision: 16 significant digits are not 1/12,
+  // although their nearest doubles are the same; an exact decimal is.
+  EXPECT_FALSE(MathAnswersEquivalent("0.08333333333333333", "\\frac{1}{12}"));
+  EXPECT_FALSE(MathAnswersEquivalent("0.3333333333", "\\frac{1}{3}"));
+  EXPECT_TRUE(MathAnswersEquivalent("0.0625", "\\frac{1}{16}"));
+  EXPECT_TRUE(MathAnswersEquivalent("0.1x", "\\frac{x}{10}"));
+  EXPECT_FALSE(MathAnswersEquivalent("0.3333333333333333x", "\\frac{x}{3}"));
   EXPECT_FALSE(MathAnswersEquivalent("x^2", "2x"));
   EXPECT_FALSE(MathAnswersEquivalent("[2,5)", "[2,5)"));  // sympy cannot parse intervals
   EXPECT_FALSE(MathAnswersEquivalent(".5", ".5"));
