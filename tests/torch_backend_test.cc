@@ -250,6 +250,33 @@ TEST_P(ArmTest, LogitsLoglikelihoodAndGreedyDecodingMatchTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(TinyArms, ArmTest, ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2"));
 
+// A left-padded batch (0, 7 and 11 pads) generates what transformers v4.39's
+// generate() does (tests/reference/arm_left_padded_generate.py wrote the
+// expected tokens), through `llada-eval generate --attention-mask` as a user
+// calls it. Before, rows with pads differed from the first token on.
+TEST(ArmBatchedGenerationTest, LeftPaddedRowsMatchTransformers) {
+  LLADA_REQUIRE_SHARED();
+  const auto reference = nlohmann::json::parse(ReadFile(testing::SourceDir() / "tests/data/arm_left_padded_generate.json"));
+  ASSERT_EQ(reference.at("transformers"), "4.39.0");
+  for (const auto& c : reference.at("cases")) {
+    const std::string name = c.at("model");
+    const auto new_ids = c.at("new_ids").get<std::vector<std::vector<int64_t>>>();
+    const auto cli = testing::RunCli({"generate", "--model", (SharedDir() / "models" / name).string(), "--prompt-ids",
+                                      c.at("prompt_ids").dump(), "--attention-mask", c.at("attention_mask").dump(),
+                                      "--gen-length", std::to_string(new_ids.at(0).size())});
+    ASSERT_EQ(cli.exit_code, 0) << testing::Describe(cli);
+    const auto rows = nlohmann::json::parse(cli.out).at("ids").get<std::vector<std::vector<int64_t>>>();
+    ASSERT_EQ(rows.size(), new_ids.size()) << name;
+    const size_t width = c.at("prompt_ids").at(0).size();
+    for (size_t b = 0; b < rows.size(); ++b) {
+      EXPECT_EQ(std::vector<int64_t>(rows[b].begin() + static_cast<std::ptrdiff_t>(width), rows[b].end()), new_ids[b])
+          << name << " row " << b;
+      // transformers itself gives each row its unpadded tokens here.
+      EXPECT_EQ(new_ids[b], c.at("new_ids_unpadded").at(b).get<std::vector<int64_t>>()) << name << " row " << b;
+    }
+  }
+}
+
 // The same goldens on a CUDA GPU in float32 (scripts/gpu-check.sh sets
 // LLADA_TEST_DEVICE=cuda). Masks are drawn on the CPU generator on every
 // device, so Monte-Carlo estimates are comparable; tolerances allow for the

@@ -74,4 +74,32 @@ std::vector<int64_t> GreedyGenerate(const Transformer& model, const std::vector<
   return generated;
 }
 
+std::vector<std::vector<int64_t>> GreedyGenerateBatch(const Transformer& model, const torch::Tensor& prompt_ids,
+                                                      const torch::Tensor& attention_mask, int64_t max_new_tokens) {
+  torch::NoGradGuard no_grad;
+  if (prompt_ids.dim() != 2 || prompt_ids.size(1) == 0) throw SampleError("empty prompt");
+  if (!attention_mask.sizes().equals(prompt_ids.sizes()))
+    throw UserError("the attention mask must have the prompt's shape");
+  const int64_t batch = prompt_ids.size(0);
+  auto mask = attention_mask.to(torch::kInt64);
+  // prepare_inputs_for_generation: position_ids = cumsum(mask) - 1, pads at 1.
+  auto positions_of = [](const torch::Tensor& m) {
+    auto positions = m.cumsum(-1) - 1;
+    return positions.masked_fill_(m == 0, 1);
+  };
+  KvCache cache;
+  std::vector<std::vector<int64_t>> generated(static_cast<size_t>(batch));
+  auto input = prompt_ids.to(torch::kInt64);
+  auto positions = positions_of(mask);
+  for (int64_t step = 0; step < max_new_tokens; ++step) {
+    const auto logits = model.Forward(input, mask, positions, &cache);
+    const auto next = logits.select(1, -1).argmax(-1).to(torch::kCPU).contiguous();  // [B]
+    for (int64_t b = 0; b < batch; ++b) generated[static_cast<size_t>(b)].push_back(next[b].item<int64_t>());
+    input = next.view({batch, 1});
+    mask = torch::cat({mask, torch::ones({batch, 1}, torch::kInt64)}, 1);
+    positions = positions_of(mask).slice(1, -1);
+  }
+  return generated;
+}
+
 }  // namespace llada

@@ -77,12 +77,14 @@ nlohmann::json InspectGenerate(const InspectOptions& options, const nlohmann::js
   const auto model = LoadTransformer(options);
   const auto prompt = Matrix(prompt_ids, "--prompt-ids");
   if (model->config().causal) {
+    const torch::Tensor mask =
+        attention_mask.is_null() ? torch::ones_like(prompt) : Matrix(attention_mask, "--attention-mask");
+    const auto generated = GreedyGenerateBatch(*model, prompt, mask, gen_length);
     nlohmann::json rows = nlohmann::json::array();
     for (int64_t b = 0; b < prompt.size(0); ++b) {
       const auto row = prompt[b];
       std::vector<int64_t> ids(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-      const auto generated = GreedyGenerate(*model, ids, gen_length, {});
-      ids.insert(ids.end(), generated.begin(), generated.end());
+      ids.insert(ids.end(), generated[static_cast<size_t>(b)].begin(), generated[static_cast<size_t>(b)].end());
       rows.push_back(ids);
     }
     return {{"ids", rows}};
