@@ -113,7 +113,8 @@ std::string ReadArchiveMember(const std::filesystem::path& archive_path, const s
     throw UserError::InFile(archive_path.string(), "", std::string("not a readable archive: ") +
                                                            archive_error_string(reader.get()));
   archive_entry* entry = nullptr;
-  while (archive_read_next_header(reader.get(), &entry) == ARCHIVE_OK) {
+  int status = ARCHIVE_OK;
+  while ((status = archive_read_next_header(reader.get(), &entry)) == ARCHIVE_OK) {
     if (member != archive_entry_pathname(entry)) continue;
     std::string contents;
     char buffer[1 << 16];
@@ -126,6 +127,14 @@ std::string ReadArchiveMember(const std::filesystem::path& archive_path, const s
                                               : "cannot extract: " + reason));
     }
     return contents;
+  }
+  // The listing ended in an error, not at its end: a truncated or damaged
+  // file, which says nothing about whether the member is there.
+  if (status != ARCHIVE_EOF) {
+    const char* reason = archive_error_string(reader.get());
+    throw UserError::InFile(archive_path.string(), member,
+                            std::string("the archive is damaged or truncated (") + (reason ? reason : "read error") +
+                                "); fetch it again");
   }
   throw UserError::InFile(archive_path.string(), member, "no such member in the archive");
 }

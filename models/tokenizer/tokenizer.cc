@@ -262,13 +262,15 @@ class HfTokenizer : public Tokenizer {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> Tokenizer::Load(const std::filesystem::path& path) {
+std::unique_ptr<Tokenizer> Tokenizer::Load(const std::filesystem::path& path, const std::string& flag) {
   std::error_code ec;
   const bool is_dir = std::filesystem::is_directory(path, ec);
   const std::filesystem::path file = is_dir ? path / "tokenizer.json" : path;
   const std::filesystem::path dir = is_dir ? path : path.parent_path();
   if (!std::filesystem::exists(file, ec))
-    throw UserError::InFile(file.string(), "--tokenizer", "tokenizer.json not found");
+    throw UserError::InFile(file.string(), flag,
+                            is_dir ? "no tokenizer.json in this directory (a Hugging Face checkpoint ships one)"
+                                   : "tokenizer.json not found");
   const nlohmann::json config = ParseJson(file);
   if (!config.contains("model") || !config.at("model").is_object())
     throw UserError::InFile(file.string(), "model", "missing");

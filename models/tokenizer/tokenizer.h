@@ -21,7 +21,7 @@ class Tokenizer {
  public:
   // `path`: a tokenizer.json, or a directory holding one (its
   // tokenizer_config.json, when present, adds special-token roles).
-  static std::unique_ptr<Tokenizer> Load(const std::filesystem::path& path);
+  static std::unique_ptr<Tokenizer> Load(const std::filesystem::path& path, const std::string& flag = "--tokenizer");
   virtual ~Tokenizer() = default;
 
   virtual std::vector<int32_t> Encode(const std::string& text, bool add_special_tokens) const = 0;

@@ -109,7 +109,7 @@ class HfModel : public Model {
     const auto checkpoint = Checkpoint::Open(dir_);
     device_ = std::make_unique<torch::Device>(ParseDevice(options.device));
     dtype_ = ParseDtype(options.dtype, *device_);
-    tokenizer_ = Tokenizer::Load(dir_);
+    tokenizer_ = Tokenizer::Load(dir_, "--model");
     model_ = std::make_unique<Transformer>(config, *checkpoint, *device_, dtype_);
     fingerprint_ = WeightsFingerprint(dir_);
     tokenizer_sha_ = Sha256File(dir_ / "tokenizer.json");
