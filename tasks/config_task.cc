@@ -163,7 +163,8 @@ std::vector<DataFileStatus> ConfigTask::DataFiles(const std::filesystem::path& d
   return statuses;
 }
 
-std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std::filesystem::path& data_dir) const {
+std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std::filesystem::path& data_dir,
+                                            std::vector<std::string>* sources) const {
   for (const auto& status : DataFiles(data_dir)) {
     if (status.split != split) continue;
     if (!status.found)
@@ -178,6 +179,9 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
     const std::string password = config_.at("dataset").value("archive_password", "");
     std::vector<Document> docs =
         loaders_.Get(loader)(ReadInputFile(status.path, password), status.path.string());
+    // Where each document came from (its record in the file), for messages.
+    std::vector<size_t> records(docs.size());
+    for (size_t i = 0; i < docs.size(); ++i) records[i] = i + 1;
     // dataset.where: keep the documents whose fields equal the (templated)
     // values -- one MATH subject out of the whole test file.
     if (dataset.contains("where")) {
@@ -186,12 +190,15 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
         wanted.emplace_back(it.key(), PromptTemplate(it.value().get<std::string>(), origin_ + ": dataset.where")
                                           .Render({}, vars_));
       std::vector<Document> kept;
-      for (auto& doc : docs) {
+      std::vector<size_t> kept_records;
+      for (size_t i = 0; i < docs.size(); ++i) {
         bool keep = true;
-        for (const auto& [field, value] : wanted) keep = keep && doc.contains(field) && PyStr(doc.at(field)) == value;
-        if (keep) kept.push_back(std::move(doc));
+        for (const auto& [field, value] : wanted)
+          keep = keep && docs[i].contains(field) && PyStr(docs[i].at(field)) == value;
+        if (keep) kept.push_back(std::move(docs[i])), kept_records.push_back(records[i]);
       }
       docs = std::move(kept);
+      records = std::move(kept_records);
     }
     // dataset.split_rows: a split that is a row range of one file, [begin, end)
     // in file order (MBPP's test split is task_ids 11-510 of mbpp.jsonl).
@@ -201,8 +208,13 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
         throw UserError::InFile(status.path.string(), "dataset.split_rows." + split,
                                 "expected [begin, end] within the file's " + std::to_string(docs.size()) + " rows");
       docs = std::vector<Document>(docs.begin() + static_cast<long>(rows[0]), docs.begin() + static_cast<long>(rows[1]));
+      records = std::vector<size_t>(records.begin() + static_cast<long>(rows[0]), records.begin() + static_cast<long>(rows[1]));
     }
     if (docs.empty()) throw UserError::InFile(status.path.string(), "", "no documents in file");
+    if (sources) {
+      sources->clear();
+      for (size_t record : records) sources->push_back(status.path.string() + ": record " + std::to_string(record));
+    }
     return docs;
   }
   throw InternalError("split " + split + " not listed for " + name_);
@@ -210,7 +222,21 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
 
 void ConfigTask::Load(const std::filesystem::path& data_dir) {
   data_dir_ = data_dir;
-  eval_docs_ = LoadSplit(test_split_, data_dir);
+  std::vector<std::string> sources;
+  eval_docs_ = LoadSplit(test_split_, data_dir, &sources);
+  // Every document must render (a missing field is a broken data file): say
+  // which record of which file now, not after the model has answered them all.
+  for (size_t i = 0; i < eval_docs_.size(); ++i) {
+    try {
+      QuestionText(eval_docs_[i]);
+      TargetText(eval_docs_[i]);
+      if (request_type_ == RequestType::kLoglikelihood) Choices(eval_docs_[i]);
+    } catch (const UserError& e) {
+      throw UserError(sources.at(i) + ": " + e.what());
+    } catch (const SampleError&) {
+      // A document-level failure the run records against its sample.
+    }
+  }
   fewshot_docs_.reset();
   draws_.clear();
   rng_.reset();
@@ -289,6 +315,12 @@ std::string ConfigTask::QuestionText(const Document& doc) const {
   // In a multiple-input example the text is the correct choice (lm-eval's sampler).
   if (MultipleInputGold(doc)) return Choices(doc).at(static_cast<size_t>(TargetIndex(doc)));
   return RenderText(doc_to_text_, doc);
+}
+
+void ConfigTask::SetFewshotSeed(uint64_t seed) {
+  fewshot_seed_ = seed;
+  rng_.reset();  // the draws start again from the new seed
+  draws_.clear();
 }
 
 std::vector<size_t> ConfigTask::FewshotIndices(size_t doc_index, int num_fewshot, int draws_per_doc) {
@@ -458,13 +490,16 @@ DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& r
         programs = {result.answer};
       }
       for (const auto& metric : metrics_) {
+        nlohmann::json details;
         try {
-          nlohmann::json details;
           result.metrics[metric.reported.metric] = metric.text->ComputeOverSamples(programs, reference, &details);
-          if (!details.is_null()) result.details[metric.reported.metric] = std::move(details);
+        } catch (const UnscoredError& e) {
+          score.error = e.what();
+          score.unscored = true;
         } catch (const SampleError& e) {
           score.error = e.what();
         }
+        if (!details.is_null()) result.details[metric.reported.metric] = std::move(details);
       }
       score.outcomes.push_back(std::move(result));
     }

@@ -33,6 +33,7 @@ class ConfigTask : public Task {
   void Load(const std::filesystem::path& data_dir) override;
   size_t NumDocs() const override { return eval_docs_.size(); }
 
+  void SetFewshotSeed(uint64_t seed) override;
   std::vector<Request> BuildRequests(size_t doc_index, const PromptOptions& options) override;
   DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const override;
 
@@ -59,7 +60,9 @@ class ConfigTask : public Task {
   std::string ShotTarget(const Document& example) const;  // the target as it appears in a shot
   int TargetIndex(const Document& doc) const;          // multiple choice gold
   std::vector<std::string> Choices(const Document& doc) const;
-  std::vector<Document> LoadSplit(const std::string& split, const std::filesystem::path& data_dir) const;
+  // `sources`, when given, receives "<file>: record N" for each document.
+  std::vector<Document> LoadSplit(const std::string& split, const std::filesystem::path& data_dir,
+                                  std::vector<std::string>* sources = nullptr) const;
   const std::vector<Document>& FewshotDocs();
 
   nlohmann::json config_;

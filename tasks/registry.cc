@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/file_io.h"
 #include "core/text.h"
+#include "tasks/config_schema.h"
 #include "tasks/config_task.h"
 #include "tasks/template.h"
 
@@ -84,7 +85,7 @@ void TaskRegistry::LoadConfigFile(const std::filesystem::path& file, const Loade
                                   const ScorerRegistry& scorers) {
   const std::string origin = file.string();
   const nlohmann::json config = ParseJsonFile(file);
-  if (!config.is_object()) throw UserError::InFile(origin, "", "expected a JSON object");
+  CheckTaskConfigFile(config, origin);  // unknown keys, wrong types, unsupported settings
 
   auto register_config_task = [&](const nlohmann::json& task_config, const nlohmann::json& vars) {
     // Build once now so a broken config fails at start-up, naming its file.

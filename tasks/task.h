@@ -34,6 +34,7 @@ struct DocumentScore {
   // Set when a metric could not be computed (its value is then absent); the
   // outcomes, e.g. a code task's assembled program, are still recorded.
   std::string error;
+  bool unscored = false;  // the error is not the document's (UnscoredError: the sandbox failed)
 };
 
 // How a document's prompt is assembled (lm-eval's fewshot_context arguments).
@@ -70,6 +71,10 @@ class Task {
   virtual void Load(const std::filesystem::path& data_dir) = 0;
   virtual size_t NumDocs() const = 0;
 
+  // Seeds the random few-shot sampler (lm-eval's Task.set_fewshot_seed, which
+  // its evaluator calls on every task with --fewshot_random_seed, 1234 by
+  // default). Call before BuildRequests.
+  virtual void SetFewshotSeed(uint64_t seed) = 0;
   // The requests for one evaluation document. May be called for documents in
   // any order.
   virtual std::vector<Request> BuildRequests(size_t doc_index, const PromptOptions& options) = 0;
