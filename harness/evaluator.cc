@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "core/errors.h"
 #include "core/file_io.h"
 #include "core/hashing.h"
+#include "core/process.h"
 #include "core/text.h"
 #include "harness/progress.h"
 #include "harness/version.h"
@@ -47,12 +50,6 @@ Response ResponseFromJson(const nlohmann::json& json) {
     if (json.contains("stderr")) response.loglikelihood_stderr = json.at("stderr").get<double>();
   }
   return response;
-}
-
-std::string HostName() {
-  char buffer[256] = {0};
-  if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "unknown";
-  return buffer;
 }
 
 // CPU model, cores, memory and kernel, for the run's metadata.
@@ -90,13 +87,6 @@ std::string TimestampForFileName() {
   return std::string(buffer) + micros;
 }
 
-// Test seam: LLADA_EVAL_FAULT_KILL_AFTER=N sends SIGKILL to this process once N
-// responses have been committed, so tests can prove that a killed run resumes.
-int64_t KillAfterResponses() {
-  const char* value = std::getenv("LLADA_EVAL_FAULT_KILL_AFTER");
-  return value && *value ? std::atoll(value) : -1;
-}
-
 // A setting (`key`) of the preset for a task: the task's own entry, else that
 // of a group containing it.
 const nlohmann::json* PresetSetting(const nlohmann::json& preset, const std::string& task, const char* key,
@@ -128,11 +118,13 @@ std::optional<int> PresetShots(const nlohmann::json& preset, const std::string& 
   return shots->get<int>();
 }
 
-// A task's backend settings: the preset's, its entry for the task, then the
-// command line's, each overriding the one before.
-nlohmann::json TaskModelArgs(const EvalOptions& options, const std::string& task, const TaskRegistry& registry) {
+// Backend settings: the preset's, its entry for `task` (none when empty: the
+// run's own settings), then the command line's, each overriding the one before.
+nlohmann::json MergedModelArgs(const EvalOptions& options, const std::string& task, const TaskRegistry& registry) {
   nlohmann::json args = options.preset_config.value("model_args", nlohmann::json::object());
-  if (const nlohmann::json* own = PresetSetting(options.preset_config, task, "model_args", registry)) {
+  if (!args.is_object()) throw UserError("--preset: model_args must be an object");
+  const nlohmann::json* own = task.empty() ? nullptr : PresetSetting(options.preset_config, task, "model_args", registry);
+  if (own) {
     if (!own->is_object()) throw UserError("--preset: tasks." + task + ".model_args must be an object");
     for (auto it = own->begin(); it != own->end(); ++it) args[it.key()] = it.value();
   }
@@ -148,6 +140,40 @@ void AddToDisplay(const std::string& name, int depth, const TaskRegistry& regist
   if (const GroupSpec* group = registry.FindGroup(name))
     for (const auto& sub : group->subtasks) AddToDisplay(registry.Canonical(sub), depth + 1, registry, order, depths);
 }
+
+// While a run is open its owner says so every Store::kHeartbeatSeconds, on a
+// connection of its own (a Store is one thread's), so that a process on
+// another host can tell a live run from a dead one.
+class RunHeartbeat {
+ public:
+  RunHeartbeat(const std::filesystem::path& db_path, int64_t run_id)
+      : thread_([this, db_path, run_id] { Beat(db_path, run_id); }) {}
+  ~RunHeartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    stopped_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Beat(const std::filesystem::path& db_path, int64_t run_id) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopped_.wait_for(lock, std::chrono::seconds(Store::kHeartbeatSeconds), [this] { return stop_; })) {
+      try {
+        Store::Open(db_path)->Heartbeat(run_id);
+      } catch (const std::exception&) {
+        // A busy or vanished store: the next beat tries again; the run itself reports real errors.
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -213,13 +239,14 @@ Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
     PlannedTask planned;
     planned.task = registry.CreateTask(name);
     planned.task->Load(options.data_dir);
+    planned.task->SetFewshotSeed(options.fewshot_seed);
     if (options.num_fewshot)
       planned.num_fewshot = *options.num_fewshot;
     else if (auto shots = PresetShots(options.preset_config, name, registry))
       planned.num_fewshot = *shots;
     else
       planned.num_fewshot = planned.task->default_num_fewshot();
-    planned.model_args = TaskModelArgs(options, name, registry);
+    planned.model_args = MergedModelArgs(options, name, registry);
     const int64_t count = static_cast<int64_t>(planned.task->NumDocs());
     int64_t begin = options.doc_range ? std::min(options.doc_range->begin, count) : 0;
     int64_t end = options.doc_range ? std::min(options.doc_range->end, count) : count;
@@ -352,8 +379,10 @@ size_t RequestLength(const Request& request) { return request.context.size() + r
 
 class ResponseFetcher {
  public:
-  ResponseFetcher(Model& model, Store& store, int64_t model_id, int batch_size, std::ostream& log, bool interactive)
-      : model_(model),
+  ResponseFetcher(Model& model, Store& store, int64_t model_id, int batch_size, std::ostream& log, bool interactive,
+                  const std::function<void(size_t)>& after_commit)
+      : after_commit_(after_commit),
+        model_(model),
         store_(store),
         model_id_(model_id),
         batch_size_(static_cast<size_t>(std::max(1, batch_size))),
@@ -413,7 +442,6 @@ class ResponseFetcher {
       pending_total += item.keys.size();
     }
     Progress progress("requests", static_cast<int64_t>(pending_total), log_, interactive_);
-    const int64_t kill_after = KillAfterResponses();
     for (const auto& item : work) {
       if (item.keys.empty()) continue;
       model_.Configure(*item.settings);
@@ -422,7 +450,7 @@ class ResponseFetcher {
                                              item.keys.begin() + std::min(item.keys.size(), start + batch_size_));
         RunBatch(item.type, batch, unique, &table);
         progress.Advance(static_cast<int64_t>(batch.size()));
-        if (kill_after >= 0 && static_cast<int64_t>(table.computed) >= kill_after) ::raise(SIGKILL);
+        if (after_commit_) after_commit_(table.computed);
       }
     }
     if (pending_total > 0) progress.Finish();
@@ -467,6 +495,7 @@ class ResponseFetcher {
     table->computed += entries.size();
   }
 
+  const std::function<void(size_t)>& after_commit_;
   Model& model_;
   Store& store_;
   int64_t model_id_;
@@ -495,8 +524,10 @@ void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* ind
 
 // One document's sample record: its responses, filtered answers, metric
 // values and details, or the error that stopped it.
+// `unscored` is set when the document could not be scored through no fault of
+// its own (the sandbox failed).
 SampleRecord ScoreDocument(const Task& task, size_t doc_index, const std::vector<std::string>& keys,
-                           const ResponseTable& table) {
+                           const ResponseTable& table, bool* unscored) {
   SampleRecord sample{task.name(), static_cast<int64_t>(doc_index), "", keys,
                       nlohmann::json::array(), nlohmann::json::object(), nlohmann::json::object(), ""};
   std::vector<Response> responses;
@@ -513,6 +544,7 @@ SampleRecord ScoreDocument(const Task& task, size_t doc_index, const std::vector
     const DocumentScore score = task.Score(doc_index, responses);
     sample.target = score.target;
     sample.error = score.error;
+    *unscored = score.unscored;
     for (const auto& outcome : score.outcomes) {
       sample.filtered[outcome.filter] = outcome.answer;
       for (const auto& [metric, value] : outcome.metrics) {
@@ -530,33 +562,45 @@ SampleRecord ScoreDocument(const Task& task, size_t doc_index, const std::vector
   return sample;
 }
 
-// Scores every document of a task. Code tasks score `workers` documents at
-// once (each program waits for a free sandbox slot); results land by
-// document, so the order of completion does not matter.
+// Scores every document of a task and stores the samples. Code tasks score
+// `workers` documents at once (each program waits for a free sandbox slot) and
+// store each sample as it is scored, so verdicts already computed survive a
+// failure later in the run; results land by document, so the order of
+// completion does not matter.
 std::vector<SampleRecord> ScoreDocuments(const PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
-                                         const ResponseTable& table, int workers, std::ostream& log, bool interactive) {
+                                         const ResponseTable& table, Store& store, int64_t run_id, int workers,
+                                         std::ostream& log, bool interactive, size_t* unscored_documents) {
   const Task& task = *planned.task;
   const size_t count = planned.doc_indices.size();
   std::vector<SampleRecord> samples(count);
   if (!task.RunsCode()) {
-    for (size_t d = 0; d < count; ++d) samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table);
+    for (size_t d = 0; d < count; ++d) {
+      bool unscored = false;
+      samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table, &unscored);
+      *unscored_documents += unscored;
+    }
+    store.PutSamples(run_id, samples);
     return samples;
   }
   Progress progress("running " + task.name() + " programs", static_cast<int64_t>(count), log, interactive);
-  std::mutex progress_mutex;
+  std::mutex mutex;  // the progress line, the store, the counters
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   auto work = [&] {
     for (size_t d = next++; d < count; d = next++) {
+      bool unscored = false;
       try {
-        samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table);
-      } catch (...) {  // an unusable sandbox: stop everyone, report once
-        std::lock_guard<std::mutex> lock(progress_mutex);
+        samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table, &unscored);
+        std::lock_guard<std::mutex> lock(mutex);
+        store.PutSamples(run_id, {samples[d]});
+      } catch (...) {  // an unusable sandbox or store: stop everyone, report once
+        std::lock_guard<std::mutex> lock(mutex);
         if (!error) error = std::current_exception();
         next = count;
         return;
       }
-      std::lock_guard<std::mutex> lock(progress_mutex);
+      std::lock_guard<std::mutex> lock(mutex);
+      *unscored_documents += unscored;
       progress.Advance();
     }
   };
@@ -571,9 +615,10 @@ std::vector<SampleRecord> ScoreDocuments(const PlannedTask& planned, const std::
 // Scores one task's documents, stores the samples, and returns its report.
 TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
                      const ResponseTable& table, Store& store, int64_t run_id, int code_workers, std::ostream& log,
-                     bool interactive, MetricIndex* index, size_t* failed_documents) {
+                     bool interactive, MetricIndex* index, size_t* failed_documents, size_t* unscored_documents) {
   Task& task = *planned.task;
-  std::vector<SampleRecord> samples = ScoreDocuments(planned, keys, table, code_workers, log, interactive);
+  std::vector<SampleRecord> samples =
+      ScoreDocuments(planned, keys, table, store, run_id, code_workers, log, interactive, unscored_documents);
   std::map<std::pair<std::string, std::string>, std::vector<double>> values;  // (filter, metric)
   for (const auto& sample : samples) {
     if (!sample.error.empty()) ++*failed_documents;
@@ -582,7 +627,6 @@ TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::st
       values[{name.substr(comma + 1), name.substr(0, comma)}].push_back(value.get<double>());
     }
   }
-  store.PutSamples(run_id, samples);
 
   TaskReport report;
   report.name = task.name();
@@ -640,7 +684,9 @@ TaskReport AggregateGroup(const GroupSpec& group, const TaskRegistry& registry, 
 
 }  // namespace
 
-RunOutcome Evaluator::Run(const EvalOptions& options) {
+RunOutcome Evaluator::Run(const EvalOptions& given) {
+  EvalOptions options = given;
+  options.model.model_args = MergedModelArgs(options, "", tasks_);
   RunOutcome outcome;
   // 1. Everything that can be wrong with the input is checked before the store
   //    is touched: output directory, tasks, data files, the model.
@@ -660,22 +706,30 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
   // 3. Open the store; resume an unfinished run with the same configuration.
   std::unique_ptr<Store> store = Store::Open(outcome.db_path);
   const int64_t model_id = store->UpsertModel(model->Identity(), options.model.spec, model->Describe());
+  const ProcessOwner me = CurrentProcess();
+  const ResumeClaim claim = store->ClaimResumableRun(config_hash, me);
   int64_t run_id;
-  if (auto resumable = store->FindResumableRun(config_hash)) {
-    run_id = *resumable;
-    store->MarkRunResumed(run_id);
+  if (claim.run_id) {
+    run_id = *claim.run_id;
     outcome.resumed = true;
     log_ << "llada-eval: resuming run " << run_id << " (same configuration, unfinished)\n";
   } else {
     run_id = store->CreateRun({model_id, options.model.spec, options.tasks, config, config_hash, task_hashes,
-                               data_hashes, options.preset, kHarnessVersion, kGitSha, HostName()});
+                               data_hashes, options.preset, kHarnessVersion, kGitSha, me.host},
+                              me);
+    if (claim.live_run)
+      log_ << "llada-eval: run " << *claim.live_run << " has the same configuration and is still running (pid "
+           << claim.live_owner.pid << " on " << claim.live_owner.host << "); this is run " << run_id
+           << ", beside it (they share the request cache)\n";
   }
+  const RunHeartbeat heartbeat(outcome.db_path, run_id);
 
   try {
     // 4. Only requests missing from the cache reach the model. The sandbox is
     //    configured first: a code task's programs run once responses are in.
     CodeSandbox().Configure(options.code_execution, &log_);
-    ResponseFetcher fetcher(*model, *store, model_id, options.model.batch_size, log_, interactive_);
+    ResponseFetcher fetcher(*model, *store, model_id, options.model.batch_size, log_, interactive_,
+                            options.after_commit);
     const ResponseTable table = fetcher.Fetch(plan);
     outcome.cached_responses = table.cached;
     outcome.computed_responses = table.computed;
@@ -686,7 +740,7 @@ RunOutcome Evaluator::Run(const EvalOptions& options) {
     for (size_t t = 0; t < plan.tasks.size(); ++t) {
       TaskReport report = ScoreTask(plan.tasks[t], table.keys[t], table, *store, run_id,
                                     options.code_execution.ResolvedWorkers(), log_, interactive_, &index,
-                                    &outcome.failed_documents);
+                                    &outcome.failed_documents, &outcome.unscored_documents);
       reports[report.name] = std::move(report);
     }
     for (const auto& group : plan.selection.groups)

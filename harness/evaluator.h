@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -44,9 +45,12 @@ struct EvalOptions {
   std::string chat_template_name;
   std::optional<std::string> system_instruction;
   bool fewshot_as_multiturn = false;
-  ModelOptions model;                  // model.model_args: the preset's, then the command line's
+  ModelOptions model;                  // model.model_args: set by Evaluator::Run (the preset's, then cli_model_args)
   nlohmann::json cli_model_args = nlohmann::json::object();  // --model-args and the setting flags
   CodeExecutionOptions code_execution;  // code tasks: sandbox workers, time limits, --unsafe-exec
+  // Test seam: called after each batch of responses is committed, with the
+  // number computed so far (tests kill or pause a run there).
+  std::function<void(size_t committed)> after_commit;
 };
 
 // One task's share of a run: the task, the documents chosen, their requests.
@@ -80,6 +84,7 @@ struct RunOutcome {
   size_t cached_responses = 0;
   size_t computed_responses = 0;
   size_t failed_documents = 0;
+  size_t unscored_documents = 0;  // of those, not through their own fault (sandbox errors): exit 4
 };
 
 class Evaluator {

@@ -2,12 +2,16 @@
 // files (../shared/data) and on the samples that ship with the project.
 #include <gtest/gtest.h>
 
+#include <boost/process/search_path.hpp>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "core/file_io.h"
 #include "core/text.h"
+#include "harness/evaluator.h"
 #include "store/store.h"
 #include "tasks/loaders.h"
 #include "tests/test_util.h"
@@ -20,6 +24,7 @@ using testing::LatestResults;
 using testing::ReadFile;
 using testing::ReadLines;
 using testing::RunCli;
+using testing::RunCliInChild;
 using testing::SharedDir;
 using testing::SourceDir;
 using testing::TempDir;
@@ -192,7 +197,11 @@ TEST_F(CliTest, KilledRunResumesWithIdenticalResultsAndNoDuplicateRows) {
     return a;
   };
 
-  const CliResult killed = RunCli(run_args(tmp_.path() / "resumed"), {{"LLADA_EVAL_FAULT_KILL_AFTER", "70"}});
+  CliHooks kill_at_70;
+  kill_at_70.after_commit = [](size_t committed) {
+    if (committed >= 70) ::raise(SIGKILL);
+  };
+  const CliResult killed = RunCliInChild(run_args(tmp_.path() / "resumed"), kill_at_70);
   ASSERT_EQ(killed.signal, SIGKILL) << Describe(killed);
   {
     auto store = Store::Open(tmp_.path() / "resumed" / "llada-eval.db");
@@ -222,6 +231,66 @@ TEST_F(CliTest, KilledRunResumesWithIdenticalResultsAndNoDuplicateRows) {
   EXPECT_EQ(store->CountRows("samples"), 60);
   EXPECT_EQ(store->CountRows("metrics"), 3);  // gsm8k x 2 filters, mmlu_anatomy acc
   EXPECT_EQ(store->GetRun(1)->status, "finished");
+}
+
+// Two processes opening one new store at once: both migrate-or-wait, neither
+// fails ("table models already exists", "database is locked" before).
+TEST_F(CliTest, RunsStartedTogetherOnANewStoreAllSucceed) {
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const auto db = tmp_.path() / ("together" + std::to_string(round) + ".db");
+    CliResult results[2];
+    std::vector<std::thread> runs;
+    for (int i = 0; i < 2; ++i)
+      runs.emplace_back([&, i] {
+        auto args = QuickstartArgs(tmp_.path() / ("out" + std::to_string(round) + "_" + std::to_string(i)));
+        args.insert(args.end(), {"--db", db.string()});
+        results[i] = RunCli(args);
+      });
+    for (auto& run : runs) run.join();
+    for (const auto& r : results) ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    auto store = Store::Open(db);
+    EXPECT_EQ(store->CountRows("runs"), 2);  // a finished run is never reopened, a live one never taken over
+    EXPECT_EQ(store->GetRun(1)->status, "finished");
+    EXPECT_EQ(store->GetRun(2)->status, "finished");
+  }
+}
+
+// A second process with the same configuration never resumes a run whose
+// owner is alive (it starts its own beside it); a killed owner's run is
+// resumed (CliTest.KilledRunResumes...).
+TEST_F(CliTest, ALiveRunIsNeverTakenOver) {
+  const auto db = tmp_.path() / "live.db";
+  auto args = QuickstartArgs(tmp_.path() / "first");
+  args.insert(args.end(), {"--db", db.string()});
+  const auto paused = tmp_.path() / "paused", go = tmp_.path() / "go";
+  CliHooks pause_after_first_batch;
+  pause_after_first_batch.after_commit = [&](size_t) {
+    if (std::filesystem::exists(paused)) return;
+    WriteFile(paused, "");
+    for (int i = 0; i < 6000 && !std::filesystem::exists(go); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  };
+  CliResult first;
+  std::thread owner([&] { first = RunCliInChild(args, pause_after_first_batch); });
+  for (int i = 0; i < 6000 && !std::filesystem::exists(paused); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(std::filesystem::exists(paused));
+  auto second_args = QuickstartArgs(tmp_.path() / "second");
+  second_args.insert(second_args.end(), {"--db", db.string()});
+  const CliResult second = RunCli(second_args);
+  WriteFile(go, "");
+  owner.join();
+  ASSERT_EQ(second.exit_code, 0) << Describe(second);
+  EXPECT_EQ(second.err.find("resuming"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("run 1 has the same configuration and is still running"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("llada-eval: run 2:"), std::string::npos) << second.err;
+  ASSERT_EQ(first.exit_code, 0) << Describe(first);
+  EXPECT_NE(first.err.find("llada-eval: run 1:"), std::string::npos) << first.err;
+  auto store = Store::Open(db);
+  EXPECT_EQ(store->CountRows("runs"), 2);
+  EXPECT_EQ(store->GetRun(1)->status, "finished");
+  EXPECT_EQ(store->GetRun(2)->status, "finished");
 }
 
 // Each kind of bad input: exit status 2, one error line naming the culprit,
@@ -274,6 +343,35 @@ TEST_F(BadInputTest, MalformedCsvRow) {
   ExpectCleanFailure(Run({}), {"astronomy_test.csv", "row 2", "expected 6 fields"});
 }
 
+// A document lacking a field its templates read is reported at load time with
+// the data file and record (before: the config was named, and only after the
+// model had answered every request).
+TEST_F(BadInputTest, DocumentMissingAField) {
+  const auto file = tmp_.path() / "data" / "gsm8k" / "test.jsonl";
+  std::string rewritten;
+  int record = 0;
+  for (const auto& line : ReadLines(file)) {
+    auto doc = nlohmann::json::parse(line);
+    if (++record == 2) doc.erase("answer");
+    rewritten += doc.dump() + "\n";
+  }
+  WriteFile(file, rewritten);
+  const CliResult r = Run({});
+  ExpectCleanFailure(r, {"gsm8k/test.jsonl: record 2", "answer: template variable not found"});
+  EXPECT_EQ(r.err.find("requests:"), std::string::npos) << "no request may run first: " << r.err;
+  EXPECT_EQ(Store::Open(db_)->CountRows("request_cache"), cache_before_);
+}
+
+// A truncated archive says so (before: "no such member in the archive").
+TEST_F(BadInputTest, TruncatedArchive) {
+  LLADA_REQUIRE_SHARED();
+  const std::string zip = ReadFile(SharedDir() / "data" / "ceval" / "ceval-exam.zip");
+  std::filesystem::create_directories(tmp_.path() / "data" / "ceval");
+  WriteFile(tmp_.path() / "data" / "ceval" / "ceval-exam.zip", zip.substr(0, zip.size() / 3));
+  ExpectCleanFailure(Run({"--tasks", "ceval-valid_veterinary_medicine"}),
+                     {"ceval-exam.zip", "damaged or truncated"});
+}
+
 TEST_F(BadInputTest, UnknownTask) {
   ExpectCleanFailure(Run({"--tasks", "mmlu_astronomy,no_such_task"}), {"no_such_task"});
   ExpectCleanFailure(Run({"--tasks", "mmlu_astronmy"}), {"did you mean 'mmlu_astronomy'?"});
@@ -302,6 +400,102 @@ TEST_F(BadInputTest, UnwritableOutput) {
 TEST_F(BadInputTest, UnknownOptionAndBadDocRange) {
   ExpectCleanFailure(Run({"--no-such-flag"}), {"--no-such-flag"});
   ExpectCleanFailure(Run({"--doc-range", "5-9"}), {"--doc-range"});
+}
+
+// --fewshot-seed reaches the sampler (lm-eval's set_fewshot_seed): another
+// seed draws other examples, so other prompts and so other cache keys; the
+// default is lm-eval's 1234.
+TEST_F(CliTest, FewshotSeedChangesTheDrawsAndTheCacheIdentity) {
+  LLADA_REQUIRE_SHARED();
+  auto requests = [&](const std::vector<std::string>& seed) {
+    std::vector<std::string> args = {"requests", "--tasks", "gsm8k", "--shots", "3", "--limit", "4",
+                                     "--data-dir", (SharedDir() / "data").string()};
+    args.insert(args.end(), seed.begin(), seed.end());
+    const CliResult r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 0) << Describe(r);
+    std::vector<Request> parsed;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto json = nlohmann::json::parse(line);
+      Request request;
+      request.type = RequestType::kGenerateUntil;
+      request.context = json.at("context");
+      request.until = json.at("until").get<std::vector<std::string>>();
+      parsed.push_back(request);
+    }
+    return parsed;
+  };
+  const auto by_default = requests({}), seed_1234 = requests({"--fewshot-seed", "1234"});
+  const auto seed_1 = requests({"--fewshot-seed", "1"}), seed_2 = requests({"--fewshot-seed", "2"});
+  ASSERT_EQ(by_default.size(), 4u);
+  ASSERT_EQ(seed_1234.size(), 4u);
+  ASSERT_EQ(seed_1.size(), 4u);
+  ASSERT_EQ(seed_2.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(by_default[i].context, seed_1234[i].context) << i;
+    EXPECT_NE(seed_1[i].context, by_default[i].context) << i;
+    EXPECT_NE(seed_1[i].context, seed_2[i].context) << i;
+    // The question itself is the same: only the examples before it moved.
+    const auto question = [](const Request& r) { return r.context.substr(r.context.rfind("Question:")); };
+    EXPECT_EQ(question(seed_1[i]), question(by_default[i])) << i;
+    EXPECT_NE(RequestCacheKey("m", seed_1[i], false), RequestCacheKey("m", by_default[i], false)) << i;
+  }
+}
+
+// Task configs are checked key by key: a misspelt key or a generation setting
+// the backends would ignore is refused naming the file and the key (before,
+// `fewshot_spilt` fell back to the default split without a word).
+TEST_F(CliTest, TasksCheckRefusesUnknownKeysAndUnsupportedSettings) {
+  const CliResult ok = RunCli({"tasks", "--check"});
+  ASSERT_EQ(ok.exit_code, 0) << Describe(ok);
+  EXPECT_NE(ok.out.find("configs OK: "), std::string::npos) << ok.out;
+
+  const std::vector<std::tuple<std::string, std::string, std::string>> breakages = {
+      {"\"fewshot_split\"", "\"fewshot_spilt\"", "fewshot_spilt: unknown key"},
+      {"\"do_sample\": false", "\"do_sample\": true", "generation_kwargs.do_sample: sampling is not supported"},
+      {"\"until\"", "\"untill\"", "generation_kwargs.untill: unknown key"},
+      {"\"regex_pattern\"", "\"regex_patern\"", "filter_list[0].filter[0].regex_patern: unknown key"},
+  };
+  for (const auto& [from, to, message] : breakages) {
+    SCOPED_TRACE(to);
+    const auto configs = tmp_.path() / ("configs-" + std::to_string(std::hash<std::string>()(to)));
+    std::filesystem::copy(SourceDir() / "configs", configs, std::filesystem::copy_options::recursive);
+    std::string gsm8k = ReadFile(configs / "tasks" / "gsm8k.json");
+    const size_t at = gsm8k.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    gsm8k.replace(at, from.size(), to);
+    WriteFile(configs / "tasks" / "gsm8k.json", gsm8k);
+    const CliResult broken = RunCli({"tasks", "--check"}, {{"LLADA_EVAL_CONFIG_DIR", configs.string()}});
+    EXPECT_EQ(broken.exit_code, 2) << Describe(broken);
+    EXPECT_EQ(CountLines(broken.err), 1) << broken.err;
+    EXPECT_NE(broken.err.find("gsm8k.json"), std::string::npos) << broken.err;
+    EXPECT_NE(broken.err.find(message), std::string::npos) << broken.err;
+  }
+}
+
+// Values a flag cannot take are refused before anything runs, naming the flag
+// (each of these was accepted once: -1 shots ran the task default, -3 as a
+// limit ran everything, seed -1 was stored as 2^64-1, nan slipped past > 0).
+TEST_F(BadInputTest, OutOfRangeFlagValues) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--shots", "-1"}, "--shots"},
+      {{"--limit", "-3"}, "--limit"},
+      {{"--seed", "-1"}, "--seed"},
+      {{"--fewshot-seed", "-2"}, "--fewshot-seed"},
+      {{"--temperature", "-1"}, "--temperature"},
+      {{"--cfg", "inf"}, "--cfg"},
+      {{"--mc-num", "0"}, "--mc-num"},
+      {{"--exec-time-factor", "nan"}, "--exec-time-factor"},
+      {{"--exec-time-floor", "0"}, "--exec-time-floor"},
+      {{"--exec-workers", "0"}, "--exec-workers"},
+      {{"--exec-workers", "65"}, "between 1 and 64"},
+      {{"--batch-size", "0"}, "--batch-size"},
+      {{"--remasking", "lowest"}, "--remasking"},
+  };
+  for (const auto& [flags, culprit] : cases) {
+    SCOPED_TRACE(Join(flags, " "));
+    ExpectCleanFailure(Run(flags), {culprit});
+  }
 }
 
 // Code tasks through the CLI: six HumanEval problems answered three times
@@ -377,6 +571,65 @@ TEST_F(CodeTaskCliTest, UnusableSandboxRefusesUnlessUnsafeExec) {
     EXPECT_EQ(nlohmann::json::parse(line).at("details").at("pass@1,create_test").at("sandbox"), "none") << line;
 }
 
+// A sandbox failure on one program (here a bubblewrap wrapper that fails for
+// programs holding a marker, as a machine out of processes would) costs that
+// document only: it is tried twice, recorded as SANDBOX_ERROR, the other
+// verdicts are scored and stored, and the run exits 4. The same command again
+// scores it. (Before, the first such failure stopped the run with exit 2 and
+// threw the computed verdicts away.)
+TEST_F(CodeTaskCliTest, ASandboxFailureLeavesOneDocumentUnscoredAndExitsFour) {
+  const std::string bwrap = boost::process::search_path("bwrap").string();
+  ASSERT_FALSE(bwrap.empty()) << "bubblewrap is not installed (scripts/setup.sh installs it)";
+  // Executed as the slot's uid: it must be able to reach it.
+  std::filesystem::permissions(tmp_.path(), std::filesystem::perms::others_exec | std::filesystem::perms::group_exec,
+                               std::filesystem::perm_options::add);
+  const auto wrapper = tmp_.path() / "flaky-bwrap";
+  WriteFile(wrapper, R"sh(#!/bin/bash
+for arg in "$@"; do
+  if [[ -f "$arg/program.py" ]] && /usr/bin/grep -q SANDBOX_FAIL_MARKER "$arg/program.py"; then
+    echo "bwrap: Can't fork for pid 1: Resource temporarily unavailable" >&2
+    exit 1
+  fi
+done
+exec )sh" + bwrap + " \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                            std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                            std::filesystem::perms::others_exec);
+  std::string replay;
+  for (const auto& line : ReadLines(replay_)) {
+    auto record = nlohmann::json::parse(line);
+    if (record.at("doc_index") == 1) record["output"] = "    # SANDBOX_FAIL_MARKER\n    return None\n";
+    replay += record.dump() + "\n";
+  }
+  WriteFile(replay_, replay);
+
+  const CliResult flaky = RunCli(Args("flaky"), {{"LLADA_EVAL_BWRAP", wrapper.string()}});
+  EXPECT_EQ(flaky.exit_code, 4) << Describe(flaky);
+  EXPECT_NE(flaky.err.find("llada-eval: 1 documents could not be scored"), std::string::npos) << flaky.err;
+  std::map<int, nlohmann::json> samples;
+  for (const auto& line : ReadLines(tmp_.path() / "flaky" / "samples_humaneval.jsonl")) {
+    const auto sample = nlohmann::json::parse(line);
+    samples[sample.at("doc_index").get<int>()] = sample;
+  }
+  ASSERT_EQ(samples.size(), 6u);
+  const auto& failed = samples.at(1);
+  EXPECT_NE(failed.at("error").get<std::string>().find("sandbox error"), std::string::npos) << failed;
+  EXPECT_EQ(failed.at("details").at("pass@1,create_test").at("verdict"), "SANDBOX_ERROR") << failed;
+  EXPECT_EQ(failed.at("details").at("pass@1,create_test").at("retried"), true) << failed;
+  for (int doc : {0, 2, 4})
+    EXPECT_EQ(samples.at(doc).at("details").at("pass@1,create_test").at("verdict"), "PASS") << samples.at(doc);
+  for (int doc : {3, 5})
+    EXPECT_EQ(samples.at(doc).at("details").at("pass@1,create_test").at("verdict"), "FAIL") << samples.at(doc);
+  // pass@1 over the five scored documents: 3 canonical, 2 wrong.
+  EXPECT_DOUBLE_EQ(ResultsIn(tmp_.path() / "flaky").at("results").at("humaneval").at("pass@1,create_test").get<double>(),
+                   0.6);
+
+  const CliResult again = RunCli(Args("flaky"));
+  ASSERT_EQ(again.exit_code, 0) << Describe(again);
+  EXPECT_DOUBLE_EQ(ResultsIn(tmp_.path() / "flaky").at("results").at("humaneval").at("pass@1,create_test").get<double>(),
+                   0.5);
+}
+
 }  // namespace
 }  // namespace llada
 
@@ -443,6 +696,21 @@ TEST(TorchCliErrorsTest, BrokenCheckpointIsOneClearError) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find("model.safetensors"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("truncated"), std::string::npos) << result.err;
+}
+
+// A checkpoint without its tokenizer.json names the directory and --model
+// (before: --tokenizer, a flag `run` does not have).
+TEST(TorchCliErrorsTest, CheckpointWithoutTokenizerNamesTheModel) {
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "model";
+  ASSERT_EQ(testing::RunCli({"init-model", "--out", model.string()}).exit_code, 0);
+  std::filesystem::remove(model / "tokenizer.json");
+  const auto result = testing::RunCli({"--tasks", "gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+                                       "--model", model.string(), "--output", (tmp.path() / "out").string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find((model / "tokenizer.json").string() + ": --model: no tokenizer.json"), std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("--tokenizer"), std::string::npos) << result.err;
 }
 
 }  // namespace

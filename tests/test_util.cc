@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <iostream>
+
 #include "core/errors.h"
 
 #include <fcntl.h>
@@ -108,6 +110,33 @@ CliResult RunCli(const std::vector<std::string>& args, const std::map<std::strin
     chdir(SourceDir().c_str());
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CliResult result;
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+CliResult RunCliInChild(const std::vector<std::string>& args, const CliHooks& hooks) {
+  TempDir capture;
+  const auto out_path = capture.path() / "out", err_path = capture.path() / "err";
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    if (chdir(SourceDir().c_str()) != 0) _exit(126);
+    const int code = RunCommandLine(args, hooks);
+    std::cout.flush();
+    std::cerr.flush();
+    _exit(code);
   }
   int status = 0;
   waitpid(pid, &status, 0);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/cli/command_line.h"
+
 namespace llada::testing {
 
 // ../shared beside the source tree (or $LLADA_EVAL_SHARED); empty if absent.
@@ -49,6 +51,11 @@ std::string Describe(const CliResult& result);
 // `input` is its standard input.
 CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
                  const std::string& input = "");
+
+// Runs the command line in a forked child of the test process (so hooks, e.g.
+// one that kills the process after N committed responses, can reach into the
+// run), with stdout and stderr captured like RunCli's.
+CliResult RunCliInChild(const std::vector<std::string>& args, const CliHooks& hooks);
 
 // The message of the UserError `body` throws, or "" when it throws none.
 std::string UserErrorOf(const std::function<void()>& body);

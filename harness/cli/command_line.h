@@ -1,0 +1,20 @@
+// Runs one llada-eval command line: parse, run the subcommand, map errors to
+// exit statuses. main() calls it; tests call it in a child process with hooks.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace llada {
+
+struct CliHooks {
+  // Passed to the evaluator (EvalOptions::after_commit) by `run`.
+  std::function<void(size_t committed)> after_commit;
+};
+
+// `args` without the program name. Returns the exit status.
+int RunCommandLine(std::vector<std::string> args, const CliHooks& hooks = {});
+
+}  // namespace llada
