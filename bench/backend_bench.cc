@@ -16,6 +16,7 @@
 #include "models/checkpoint/safetensors.h"
 #include "models/torch/causal_lm.h"
 #include "models/torch/llada_algorithms.h"
+#include "models/model.h"
 #include "models/torch/transformer.h"
 
 namespace {
@@ -58,14 +59,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  const torch::Device device(argc > 2 ? argv[2] : "cpu");
+  const torch::Device device = llada::ParseDevice(argc > 2 ? argv[2] : "cpu");
   const int64_t prompt_len = argc > 3 ? std::stoll(argv[3]) : 256, answer_len = argc > 4 ? std::stoll(argv[4]) : 16;
   const int mc_num = argc > 5 ? std::stoi(argv[5]) : 128, mc_batch = argc > 6 ? std::stoi(argv[6]) : 32;
   const int64_t gen = argc > 7 ? std::stoll(argv[7]) : 64;
   const std::string dtype_name = argc > 8 ? argv[8] : "float32";
-  const torch::ScalarType dtype = dtype_name == "bfloat16" ? torch::kBFloat16
-                                  : dtype_name == "float16" ? torch::kFloat16
-                                                            : torch::kFloat32;
+  llada::CheckDeviceAndDtype(device.is_cuda() ? "cuda" : "cpu", dtype_name);
+  const torch::ScalarType dtype = llada::ParseDtype(dtype_name, device);
 
   const auto config = llada::ReadTransformerConfig(dir);
   const auto checkpoint = llada::Checkpoint::Open(dir);

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
 #include "core/request.h"
+#include "core/text.h"
 
 namespace llada {
 
@@ -60,6 +62,18 @@ struct ModelOptions {
   int batch_size = 1;
   nlohmann::json model_args = nlohmann::json::object();  // from the preset
 };
+
+// Throws UserError naming --device / --dtype when the value is not one of
+// cpu, cuda, cuda:N / auto, float32, bfloat16, float16. The LibTorch backends
+// map the names (models/torch/transformer.h: ParseDevice, ParseDtype).
+// Inline: both the backends and the command line use it.
+inline void CheckDeviceAndDtype(const std::string& device, const std::string& dtype) {
+  const bool device_ok = device == "cpu" || device == "cuda" ||
+                         (device.rfind("cuda:", 0) == 0 && IsAsciiDigits(std::string_view(device).substr(5)));
+  if (!device_ok) throw UserError("--device: '" + device + "' (expected cpu, cuda or cuda:N)");
+  if (dtype != "auto" && dtype != "float32" && dtype != "bfloat16" && dtype != "float16")
+    throw UserError("--dtype: '" + dtype + "' (expected auto, float32, bfloat16 or float16)");
+}
 
 using ModelFactory = std::function<std::unique_ptr<Model>(const ModelOptions& options)>;
 

@@ -68,4 +68,5 @@ void RegisterBuiltinModels(ModelRegistry& registry) {
   RegisterTorchBackends(registry);
 }
 
+
 }  // namespace llada

@@ -8,6 +8,7 @@
 #include "core/errors.h"
 #include "core/file_io.h"
 #include "core/text.h"
+#include "models/model.h"
 #include "sandbox/executor.h"
 
 namespace llada {
@@ -60,12 +61,6 @@ nlohmann::json ParseModelArgs(const std::string& text) {
   return args;
 }
 
-void ValidateDevice(const std::string& device, const std::string& dtype) {
-  const bool device_ok = device == "cpu" || device == "cuda" || (device.rfind("cuda:", 0) == 0 && device.size() > 5);
-  if (!device_ok) throw UserError("--device: '" + device + "' (expected cpu, cuda or cuda:N)");
-  if (dtype != "auto" && dtype != "float32" && dtype != "bfloat16" && dtype != "float16")
-    throw UserError("--dtype: '" + dtype + "' (expected auto, float32, bfloat16 or float16)");
-}
 
 }  // namespace
 
@@ -233,7 +228,7 @@ EvalOptions ToRunOptions(const CommonFlags& common, const RunFlags& flags) {
     const nlohmann::json parsed = ParseModelArgs(key + "=" + value);  // typed as --model-args types it
     options.cli_model_args[key] = parsed.at(key);
   }
-  ValidateDevice(options.model.device, options.model.dtype);
+  CheckDeviceAndDtype(options.model.device, options.model.dtype);
   if (options.model.batch_size < 1) throw UserError("--batch-size: must be 1 or more");
   return options;
 }

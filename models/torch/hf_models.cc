@@ -45,19 +45,6 @@ std::string WeightsFingerprint(const std::filesystem::path& dir) {
   return Sha256Hex(material);
 }
 
-torch::Device ParseDevice(const std::string& device) {
-  if (device == "cpu") return torch::kCPU;
-  if (!torch::cuda::is_available()) throw UserError("--device " + device + ": CUDA is not available in this build or machine");
-  return torch::Device(device);
-}
-
-torch::ScalarType ParseDtype(const std::string& dtype, const torch::Device& device) {
-  if (dtype == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  if (dtype == "float32") return torch::kFloat32;
-  if (dtype == "bfloat16") return torch::kBFloat16;
-  if (dtype == "float16") return torch::kFloat16;
-  throw UserError("--dtype: unknown '" + dtype + "'");
-}
 
 // Every backend setting any checkpoint backend understands. A key outside this
 // list is a typo (an error); a key of the other backend is ignored, so one
@@ -186,30 +173,21 @@ class LladaModel : public HfModel {
     mc_.max_batch_tokens = Arg<int64_t>(args, "max_batch_tokens", 0);
     const auto& config = model_->config();
     mc_.mask_id = Arg<int64_t>(args, "mask_id", config.mask_token_id.value_or(126336));
-    if (mc_.mc_num < 1 || mc_.batch_size < 1 || mc_.mc_num % mc_.batch_size != 0)
-      throw UserError("model arguments: mc_num (" + std::to_string(mc_.mc_num) +
-                      ") must be a positive multiple of mc_batch_size (" + std::to_string(mc_.batch_size) + ")");
+    CheckMonteCarloOptions(mc_);
     check_greedy_ = Arg<bool>(args, "is_check_greedy", false);
     generate_ = DiffusionGenerateOptions();
     generate_.gen_length = Arg<int64_t>(args, "gen_length", 1024);
     generate_.steps = Arg<int64_t>(args, "steps", generate_.gen_length);
     generate_.block_length = Arg<int64_t>(args, "block_length", generate_.gen_length);
-    if (generate_.gen_length < 1 || generate_.block_length < 1 || generate_.steps < 1 ||
-        generate_.gen_length % generate_.block_length != 0 ||
-        generate_.steps % (generate_.gen_length / generate_.block_length) != 0)
-      throw UserError("model arguments: gen_length (" + std::to_string(generate_.gen_length) +
-                      ") must be a multiple of block_length (" + std::to_string(generate_.block_length) +
-                      "), and steps (" + std::to_string(generate_.steps) + ") a multiple of the number of blocks");
     generate_.temperature = Arg<double>(args, "temperature", 0.0);
     generate_.cfg_scale = mc_.cfg_scale;
     generate_.remasking = Arg<std::string>(args, "remasking", "low_confidence");
-    if (generate_.remasking != "low_confidence" && generate_.remasking != "random")
-      throw UserError("model argument remasking: '" + generate_.remasking + "' (expected low_confidence or random)");
     generate_.mask_id = mc_.mask_id;
     generate_.logits_eos_inf = Arg<bool>(args, "logits_eos_inf", false);
     generate_.confidence_eos_eot_inf = Arg<bool>(args, "confidence_eos_eot_inf", false);
     if (auto eos = tokenizer_->SpecialId("eos_token")) generate_.eos_id = *eos;
     if (auto eot = tokenizer_->TokenToId("<|eot_id|>")) generate_.eot_id = *eot;
+    CheckGenerateOptions(generate_);
     identity_.clear();
   }
 

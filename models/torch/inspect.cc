@@ -1,5 +1,7 @@
 #include "models/torch/inspect.h"
 
+#include "models/model.h"
+
 #include "core/errors.h"
 #include "core/file_io.h"
 #include "models/torch/causal_lm.h"
@@ -13,10 +15,9 @@ std::unique_ptr<Transformer> LoadTransformer(const InspectOptions& options, bool
   TransformerConfig config = ReadTransformerConfig(options.model);
   if (force_causal) config.causal = true;
   const auto checkpoint = Checkpoint::Open(options.model);
-  const torch::Device device = options.device == "cpu" ? torch::Device(torch::kCPU) : torch::Device(options.device);
-  const torch::ScalarType dtype = options.dtype == "bfloat16"  ? torch::kBFloat16
-                                  : options.dtype == "float16" ? torch::kFloat16
-                                                               : torch::kFloat32;
+  CheckDeviceAndDtype(options.device, options.dtype);
+  const torch::Device device = ParseDevice(options.device);
+  const torch::ScalarType dtype = ParseDtype(options.dtype, device);
   return std::make_unique<Transformer>(config, *checkpoint, device, dtype);
 }
 

@@ -1,6 +1,7 @@
 #include "models/torch/llada_algorithms.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <limits>
 
@@ -13,18 +14,25 @@ torch::Tensor LongTensor(const std::vector<int64_t>& values) {
   return torch::tensor(values, torch::TensorOptions().dtype(torch::kInt64));
 }
 
-// get_logits: the model, with classifier-free guidance when cfg_scale > 0
-// (the unconditional copy has every prompt position masked).
-torch::Tensor GuidedLogits(const Transformer& model, torch::Tensor batch, const torch::Tensor& prompt_index,
-                           double cfg_scale, int64_t mask_id) {
-  if (cfg_scale <= 0.0) return model.Forward(batch);
-  const auto prompt_rows = prompt_index.unsqueeze(0).repeat({batch.size(0), 1});
-  auto unconditional = batch.clone();
-  unconditional.index_put_({prompt_rows}, mask_id);
-  const auto logits = model.Forward(torch::cat({batch, unconditional}));
-  const auto chunks = torch::chunk(logits, 2, 0);
-  return chunks[1] + (cfg_scale + 1) * (chunks[0] - chunks[1]);
+// get_logits: the logits at the positions `read` picks from the hidden
+// states, with classifier-free guidance when cfg_scale > 0 (the unconditional
+// copy has every prompt position masked; both copies in one forward pass).
+// `prompt_positions` has `input`'s shape. The head runs only where `read`
+// reads, once per copy.
+torch::Tensor GuidedLogits(const Transformer& model, const torch::Tensor& input, const torch::Tensor& prompt_positions,
+                           double cfg_scale, int64_t mask_id, const std::optional<torch::Tensor>& attention_mask,
+                           const std::function<torch::Tensor(const torch::Tensor&)>& read) {
+  if (cfg_scale <= 0.0) return model.Head(read(model.Hidden(input, attention_mask)));
+  auto unconditional = input.clone();
+  unconditional.index_put_({prompt_positions}, mask_id);
+  std::optional<torch::Tensor> both_mask;
+  if (attention_mask) both_mask = torch::cat({*attention_mask, *attention_mask});
+  const auto chunks = torch::chunk(model.Hidden(torch::cat({input, unconditional}), both_mask), 2, 0);
+  const auto conditional = model.Head(read(chunks[0])), unguided = model.Head(read(chunks[1]));
+  return unguided + (cfg_scale + 1) * (conditional - unguided);
 }
+
+torch::Tensor Everything(const torch::Tensor& hidden) { return hidden; }
 
 }  // namespace
 
@@ -135,20 +143,9 @@ std::vector<torch::Tensor> PackedRowLosses(const Transformer& model, const std::
   const auto selected = ((input == options.mask_id) & real.to(device));
   std::optional<torch::Tensor> attention_mask;
   if (ragged) attention_mask = real.to(device, torch::kInt64);
-  torch::Tensor logits;
-  if (options.cfg_scale <= 0.0) {
-    logits = model.Head(model.Hidden(input, attention_mask).index({selected}));
-  } else {
-    // get_logits with CFG: the unconditional copy has every prompt position masked.
-    auto unconditional = input.clone();
-    unconditional.index_put_({prompt.to(device)}, options.mask_id);
-    std::optional<torch::Tensor> both_mask;
-    if (attention_mask) both_mask = torch::cat({*attention_mask, *attention_mask});
-    const auto chunks = torch::chunk(model.Hidden(torch::cat({input, unconditional}), both_mask), 2, 0);
-    const auto conditional = model.Head(chunks[0].index({selected}));
-    const auto unguided = model.Head(chunks[1].index({selected}));
-    logits = unguided + (options.cfg_scale + 1) * (conditional - unguided);
-  }
+  const torch::Tensor logits =
+      GuidedLogits(model, input, prompt.to(device), options.cfg_scale, options.mask_id, attention_mask,
+                   [&](const torch::Tensor& hidden) { return hidden.index({selected}); });
   const auto row_weight = weights.to(device).unsqueeze(1).expand({n, width}).index({selected});
   const auto loss = (torch::nn::functional::cross_entropy(
                          logits, clean.to(device).index({selected}),
@@ -168,12 +165,33 @@ std::vector<torch::Tensor> PackedRowLosses(const Transformer& model, const std::
 
 }  // namespace
 
+void CheckMonteCarloOptions(const MonteCarloOptions& o) {
+  if (o.mc_num < 1 || o.batch_size < 1 || o.mc_num % o.batch_size != 0)
+    throw UserError("model arguments: mc_num (" + std::to_string(o.mc_num) +
+                    ") must be a positive multiple of mc_batch_size (" + std::to_string(o.batch_size) + ")");
+  if (!std::isfinite(o.cfg_scale) || o.cfg_scale < 0)
+    throw UserError("model arguments: cfg must be a finite number of 0 or more");
+  if (o.max_batch_tokens < 0) throw UserError("model arguments: max_batch_tokens must be 0 (automatic) or more");
+}
+
+void CheckGenerateOptions(const DiffusionGenerateOptions& o) {
+  if (o.gen_length < 1 || o.block_length < 1 || o.steps < 1 || o.gen_length % o.block_length != 0 ||
+      o.steps % (o.gen_length / o.block_length) != 0)
+    throw UserError("model arguments: gen_length (" + std::to_string(o.gen_length) +
+                    ") must be a multiple of block_length (" + std::to_string(o.block_length) + "), and steps (" +
+                    std::to_string(o.steps) + ") a multiple of the number of blocks");
+  if (!std::isfinite(o.temperature) || o.temperature < 0)
+    throw UserError("model arguments: temperature must be a finite number of 0 or more");
+  if (!std::isfinite(o.cfg_scale) || o.cfg_scale < 0)
+    throw UserError("model arguments: cfg must be a finite number of 0 or more");
+  if (o.remasking != "low_confidence" && o.remasking != "random")
+    throw UserError("model arguments: remasking '" + o.remasking + "' (expected low_confidence or random)");
+}
+
 std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model, const std::vector<LikelihoodQuery>& queries,
                                                     const MonteCarloOptions& options, std::optional<uint64_t> seed_each) {
   torch::NoGradGuard no_grad;
-  if (options.batch_size <= 0 || options.mc_num % options.batch_size != 0)
-    throw UserError("mc_num (" + std::to_string(options.mc_num) + ") must be a multiple of the batch size (" +
-                    std::to_string(options.batch_size) + ")");
+  CheckMonteCarloOptions(options);
   // 1. Every query's masks, drawn as the reference draws them (forward passes
   //    draw nothing, so drawing first changes no number).
   std::vector<DrawnQuery> drawn;
@@ -259,7 +277,9 @@ bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& pre
   seq.index_put_({0, torch::indexing::Slice(0, static_cast<int64_t>(prefix.size()))}, LongTensor(prefix).to(device));
   for (size_t i = 0; i < target.size(); ++i) {
     const auto mask_index = seq == options.mask_id;
-    const auto logits = GuidedLogits(model, seq, prompt_index, options.cfg_scale, options.mask_id).index({mask_index});
+    const auto logits =
+        GuidedLogits(model, seq, prompt_index.unsqueeze(0), options.cfg_scale, options.mask_id, std::nullopt, Everything)
+            .index({mask_index});
     auto x0 = torch::argmax(logits, -1);
     const auto p = torch::softmax(logits.to(torch::kFloat32), -1);
     const auto confidence = torch::gather(p, -1, x0.unsqueeze(-1)).squeeze(-1);
@@ -277,9 +297,8 @@ bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& pre
 torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& prompt, const DiffusionGenerateOptions& o,
                             int64_t* forward_calls, const std::optional<torch::Tensor>& attention_mask) {
   torch::NoGradGuard no_grad;
-  if (o.gen_length % o.block_length != 0) throw UserError("gen_length must be a multiple of block_length");
+  CheckGenerateOptions(o);
   const int64_t blocks = o.gen_length / o.block_length;
-  if (o.steps % blocks != 0) throw UserError("steps must be a multiple of gen_length / block_length");
   const int64_t steps_per_block = o.steps / blocks;
   const auto device = model.device();
   const int64_t batch = prompt.size(0), prompt_length = prompt.size(1);
@@ -315,18 +334,10 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
     for (int64_t step = 0; step < steps_per_block; ++step) {
       auto window = x.slice(1, window_start, window_end);  // a view: writes land in x
       const auto mask_index = window == o.mask_id;
-      torch::Tensor logits;
-      if (o.cfg_scale > 0.0) {
-        auto unconditional = x.clone();
-        unconditional.index_put_({prompt_index}, o.mask_id);
-        const auto both = model.Hidden(torch::cat({x, unconditional}),
-                                       mask ? std::optional<torch::Tensor>(torch::cat({*mask, *mask})) : std::nullopt);
-        const auto chunks = torch::chunk(both.slice(1, window_start, window_end), 2, 0);
-        const auto conditional = model.Head(chunks[0]), unguided = model.Head(chunks[1]);
-        logits = unguided + (o.cfg_scale + 1) * (conditional - unguided);
-      } else {
-        logits = model.Head(model.Hidden(x, mask).slice(1, window_start, window_end));
-      }
+      torch::Tensor logits = GuidedLogits(model, x, prompt_index, o.cfg_scale, o.mask_id, mask,
+                                          [&](const torch::Tensor& hidden) {
+                                            return hidden.slice(1, window_start, window_end);
+                                          });
       ++calls;
       if (o.logits_eos_inf) logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eos_id}, neg_inf);
       // add_gumbel_noise: at temperature 0 the very same tensor. The noise is
@@ -353,7 +364,7 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
       } else if (o.remasking == "random") {
         x0_p = torch::rand({batch, total_length}, torch::TensorOptions().device(device)).slice(1, window_start, window_end);
       } else {
-        throw UserError("remasking '" + o.remasking + "' is not supported (low_confidence, random)");
+        throw InternalError("remasking '" + o.remasking + "' passed CheckGenerateOptions");
       }
       x0 = torch::where(mask_index, x0, window);
       const auto confidence = torch::where(mask_index, x0_p, torch::full_like(x0_p, neg_inf));

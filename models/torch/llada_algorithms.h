@@ -36,6 +36,10 @@ double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& 
                           const std::vector<int64_t>& target, const MonteCarloOptions& options,
                           double* standard_error = nullptr);
 
+// Throw UserError naming the setting when the options cannot run; the
+// algorithms call them, and the backend calls them as soon as settings change.
+void CheckMonteCarloOptions(const MonteCarloOptions& options);
+
 struct LikelihoodQuery {
   std::vector<int64_t> prefix, target;
 };
@@ -74,6 +78,8 @@ struct DiffusionGenerateOptions {
   int64_t eos_id = 126081;
   int64_t eot_id = 126348;
 };
+void CheckGenerateOptions(const DiffusionGenerateOptions& options);
+
 
 // generate(): iterative low-confidence remasking over blocks. `prompt` [B, Lp]
 // (left-padded to equal lengths; `attention_mask` [B, Lp] marks real tokens,

@@ -1,5 +1,7 @@
 #include "models/torch/transformer.h"
 
+#include "models/model.h"
+
 #include <cmath>
 #include <limits>
 
@@ -185,6 +187,21 @@ torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::opt
                 layer.down);
   }
   return RmsNorm(x, final_norm_);
+}
+
+torch::Device ParseDevice(const std::string& device) {
+  if (device == "cpu") return torch::kCPU;
+  if (!torch::cuda::is_available()) throw UserError("--device " + device + ": CUDA is not available in this build or machine");
+  return torch::Device(device);
+}
+
+torch::ScalarType ParseDtype(const std::string& dtype, const torch::Device& device) {
+  if (dtype == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
+  if (dtype == "float32") return torch::kFloat32;
+  if (dtype == "bfloat16") return torch::kBFloat16;
+  if (dtype == "float16") return torch::kFloat16;
+  CheckDeviceAndDtype(device.is_cuda() ? "cuda" : "cpu", dtype);  // names the flag
+  throw InternalError("dtype " + dtype);
 }
 
 }  // namespace llada

@@ -14,6 +14,11 @@
 
 namespace llada {
 
+// "cpu", "cuda", "cuda:N" (UserError when CUDA is not available), and "auto"
+// (float32 on the CPU, bfloat16 on CUDA), "float32", "bfloat16", "float16".
+torch::Device ParseDevice(const std::string& device);
+torch::ScalarType ParseDtype(const std::string& dtype, const torch::Device& device);
+
 // Keys and values of every layer for the tokens seen so far (ARM decoding).
 struct KvCache {
   std::vector<torch::Tensor> keys, values;  // per layer: [B, kv_heads, S, head_dim]
