@@ -169,13 +169,20 @@ std::string FormatFixed(double value, int digits) {
   return buffer;
 }
 
-std::string UtcTimestamp() {
-  const std::time_t now = std::time(nullptr);
+std::string UtcTimestamp(TimestampStyle style) {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
   std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
+  gmtime_r(&now.tv_sec, &tm);
+  char buffer[64];
+  if (style == TimestampStyle::kIso8601) {
+    std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+  }
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H-%M-%S", &tm);
+  char micros[32];
+  std::snprintf(micros, sizeof(micros), ".%06ld", now.tv_nsec / 1000);
+  return std::string(buffer) + micros;
 }
 
 std::string ToValidUtf8(std::string_view bytes) {

@@ -33,8 +33,11 @@ std::string PyCapitalize(std::string_view text);
 // printf's "%.<digits>f": fixed-point text for tables and reports.
 std::string FormatFixed(double value, int digits);
 
-// The current time in UTC, ISO 8601 to the second: "2026-11-27T04:34:40Z".
-std::string UtcTimestamp();
+// The current UTC time: "2026-11-28T06:46:00Z" (ISO 8601, whole seconds), or
+// for file names "2026-11-28T06-46-00.123456" (no colons, microseconds, so
+// two results files of one second do not collide and sort in time order).
+enum class TimestampStyle { kIso8601, kFileName };
+std::string UtcTimestamp(TimestampStyle style = TimestampStyle::kIso8601);
 
 // Python's bytes.decode('utf-8', errors='replace'): every byte that is not part
 // of valid UTF-8 becomes U+FFFD, so untrusted output can go into JSON.

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "core/errors.h"
 #include "core/file_io.h"
@@ -75,17 +76,6 @@ nlohmann::json DescribeMachine() {
           {"arch", uts.machine}};
 }
 
-std::string TimestampForFileName() {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  std::tm tm{};
-  gmtime_r(&now.tv_sec, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H-%M-%S", &tm);
-  char micros[32];
-  std::snprintf(micros, sizeof(micros), ".%06ld", now.tv_nsec / 1000);
-  return std::string(buffer) + micros;
-}
 
 // A setting (`key`) of the preset for a task: the task's own entry, else that
 // of a group containing it.
@@ -403,7 +393,7 @@ class ResponseFetcher {
     std::map<std::string, const Request*> unique;
     std::vector<std::string> order;
     for (const auto& planned : plan.tasks) {
-      model_.Configure(planned.model_args);
+      ConfigureFor(planned.model_args);
       const std::map<RequestType, std::string> identity = {
           {RequestType::kLoglikelihood, model_.CacheIdentity(RequestType::kLoglikelihood)},
           {RequestType::kGenerateUntil, model_.CacheIdentity(RequestType::kGenerateUntil)}};
@@ -444,7 +434,7 @@ class ResponseFetcher {
     Progress progress("requests", static_cast<int64_t>(pending_total), log_, interactive_);
     for (const auto& item : work) {
       if (item.keys.empty()) continue;
-      model_.Configure(*item.settings);
+      ConfigureFor(*item.settings);
       for (size_t start = 0; start < item.keys.size(); start += batch_size_) {
         const std::vector<std::string> batch(item.keys.begin() + start,
                                              item.keys.begin() + std::min(item.keys.size(), start + batch_size_));
@@ -458,6 +448,15 @@ class ResponseFetcher {
   }
 
  private:
+  // The backend's settings are data per task (PlannedTask::model_args): the
+  // model is reconfigured only when the next task's differ from those in
+  // force, so a run whose tasks share their settings configures it once.
+  void ConfigureFor(const nlohmann::json& settings) {
+    if (configured_ && *configured_ == settings) return;
+    model_.Configure(settings);
+    configured_ = settings;
+  }
+
   std::vector<Response> Call(RequestType type, const std::vector<std::string>& keys,
                              const std::map<std::string, const Request*>& unique) {
     std::vector<Request> batch;
@@ -496,6 +495,7 @@ class ResponseFetcher {
   }
 
   const std::function<void(size_t)>& after_commit_;
+  std::optional<nlohmann::json> configured_;  // the settings in force
   Model& model_;
   Store& store_;
   int64_t model_id_;
@@ -504,11 +504,23 @@ class ResponseFetcher {
   bool interactive_;
 };
 
-using MetricIndex = std::map<std::string, MetricRecord>;  // "task|filter|metric"
+// Which aggregate: a task's (or group's) metric under one filter.
+struct MetricId {
+  std::string task, filter, metric;
+  bool operator<(const MetricId& other) const {
+    return std::tie(task, filter, metric) < std::tie(other.task, other.filter, other.metric);
+  }
+};
+using MetricIndex = std::map<MetricId, MetricRecord>;
 
-std::string MetricKey(const std::string& task, const std::string& filter, const std::string& metric) {
-  return task + "|" + filter + "|" + metric;
-}
+// A scored document: its sample record (stored as it is), whether it stayed
+// unscored through no fault of its own, and its metric values by (filter,
+// metric) for aggregation.
+struct ScoredDocument {
+  SampleRecord sample;
+  bool unscored = false;
+  std::vector<std::pair<std::pair<std::string, std::string>, double>> values;  // ((filter, metric), value)
+};
 
 // Records an aggregate under its task, filter and metric, in the index and the report.
 void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* index, TaskReport* report) {
@@ -518,33 +530,34 @@ void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* ind
   record.value = aggregate.value;
   record.stderr_value = aggregate.stderr_value;
   record.n = static_cast<int64_t>(aggregate.count);
-  (*index)[MetricKey(record.task, record.filter, record.metric)] = record;
+  (*index)[MetricId{record.task, record.filter, record.metric}] = record;
   report->metrics.push_back(record);
 }
 
 // One document's sample record: its responses, filtered answers, metric
-// values and details, or the error that stopped it.
-// `unscored` is set when the document could not be scored through no fault of
-// its own (the sandbox failed).
-SampleRecord ScoreDocument(const Task& task, size_t doc_index, const std::vector<std::string>& keys,
-                           const ResponseTable& table, bool* unscored) {
-  SampleRecord sample{task.name(), static_cast<int64_t>(doc_index), "", keys,
-                      nlohmann::json::array(), nlohmann::json::object(), nlohmann::json::object(), ""};
+// values and details (keyed "<metric>,<filter>" as lm-eval writes them), or
+// the error that stopped it.
+ScoredDocument ScoreDocument(const Task& task, size_t doc_index, const std::vector<std::string>& keys,
+                             const ResponseTable& table, const ScoringContext& context) {
+  ScoredDocument scored;
+  SampleRecord& sample = scored.sample;
+  sample = {task.name(), static_cast<int64_t>(doc_index), "", keys,
+            nlohmann::json::array(), nlohmann::json::object(), nlohmann::json::object(), ""};
   std::vector<Response> responses;
   for (const auto& key : keys) {
     if (auto failed = table.failed.find(key); failed != table.failed.end()) {
       sample.error = failed->second;
-      return sample;
+      return scored;
     }
     const nlohmann::json& stored = table.responses.at(key);
     sample.responses.push_back(stored.contains("text") ? stored.at("text") : stored);
     responses.push_back(ResponseFromJson(stored));
   }
   try {
-    const DocumentScore score = task.Score(doc_index, responses);
+    const DocumentScore score = task.Score(doc_index, responses, context);
     sample.target = score.target;
     sample.error = score.error;
-    *unscored = score.unscored;
+    scored.unscored = score.unscored;
     for (const auto& outcome : score.outcomes) {
       sample.filtered[outcome.filter] = outcome.answer;
       for (const auto& [metric, value] : outcome.metrics) {
@@ -553,13 +566,14 @@ SampleRecord ScoreDocument(const Task& task, size_t doc_index, const std::vector
           continue;
         }
         sample.metrics[metric + "," + outcome.filter] = value;
+        scored.values.push_back({{outcome.filter, metric}, value});
       }
       for (const auto& [metric, details] : outcome.details) sample.details[metric + "," + outcome.filter] = details;
     }
   } catch (const SampleError& e) {
     sample.error = e.what();
   }
-  return sample;
+  return scored;
 }
 
 // Scores every document of a task and stores the samples. Code tasks score
@@ -567,20 +581,21 @@ SampleRecord ScoreDocument(const Task& task, size_t doc_index, const std::vector
 // store each sample as it is scored, so verdicts already computed survive a
 // failure later in the run; results land by document, so the order of
 // completion does not matter.
-std::vector<SampleRecord> ScoreDocuments(const PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
-                                         const ResponseTable& table, Store& store, int64_t run_id, int workers,
-                                         std::ostream& log, bool interactive, size_t* unscored_documents) {
+std::vector<ScoredDocument> ScoreDocuments(const PlannedTask& planned,
+                                           const std::vector<std::vector<std::string>>& keys,
+                                           const ResponseTable& table, const ScoringContext& context, Store& store,
+                                           int64_t run_id, int workers, std::ostream& log, bool interactive) {
   const Task& task = *planned.task;
   const size_t count = planned.doc_indices.size();
-  std::vector<SampleRecord> samples(count);
+  std::vector<ScoredDocument> scored(count);
   if (!task.RunsCode()) {
+    std::vector<SampleRecord> samples;
     for (size_t d = 0; d < count; ++d) {
-      bool unscored = false;
-      samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table, &unscored);
-      *unscored_documents += unscored;
+      scored[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table, context);
+      samples.push_back(scored[d].sample);
     }
     store.PutSamples(run_id, samples);
-    return samples;
+    return scored;
   }
   Progress progress("running " + task.name() + " programs", static_cast<int64_t>(count), log, interactive);
   std::mutex mutex;  // the progress line, the store, the counters
@@ -588,11 +603,10 @@ std::vector<SampleRecord> ScoreDocuments(const PlannedTask& planned, const std::
   std::exception_ptr error;
   auto work = [&] {
     for (size_t d = next++; d < count; d = next++) {
-      bool unscored = false;
       try {
-        samples[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table, &unscored);
+        scored[d] = ScoreDocument(task, planned.doc_indices[d], keys[d], table, context);
         std::lock_guard<std::mutex> lock(mutex);
-        store.PutSamples(run_id, {samples[d]});
+        store.PutSamples(run_id, {scored[d].sample});
       } catch (...) {  // an unusable sandbox or store: stop everyone, report once
         std::lock_guard<std::mutex> lock(mutex);
         if (!error) error = std::current_exception();
@@ -600,7 +614,6 @@ std::vector<SampleRecord> ScoreDocuments(const PlannedTask& planned, const std::
         return;
       }
       std::lock_guard<std::mutex> lock(mutex);
-      *unscored_documents += unscored;
       progress.Advance();
     }
   };
@@ -609,23 +622,19 @@ std::vector<SampleRecord> ScoreDocuments(const PlannedTask& planned, const std::
   for (auto& thread : threads) thread.join();
   if (error) std::rethrow_exception(error);
   if (count > 0) progress.Finish();
-  return samples;
+  return scored;
 }
 
 // Scores one task's documents, stores the samples, and returns its report.
 TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
-                     const ResponseTable& table, Store& store, int64_t run_id, int code_workers, std::ostream& log,
+                     const ResponseTable& table, const ScoringContext& context, Store& store, int64_t run_id, int code_workers, std::ostream& log,
                      bool interactive, MetricIndex* index, size_t* failed_documents, size_t* unscored_documents) {
   Task& task = *planned.task;
-  std::vector<SampleRecord> samples =
-      ScoreDocuments(planned, keys, table, store, run_id, code_workers, log, interactive, unscored_documents);
   std::map<std::pair<std::string, std::string>, std::vector<double>> values;  // (filter, metric)
-  for (const auto& sample : samples) {
-    if (!sample.error.empty()) ++*failed_documents;
-    for (const auto& [name, value] : sample.metrics.items()) {
-      const size_t comma = name.rfind(',');
-      values[{name.substr(comma + 1), name.substr(0, comma)}].push_back(value.get<double>());
-    }
+  for (const auto& document : ScoreDocuments(planned, keys, table, context, store, run_id, code_workers, log, interactive)) {
+    if (!document.sample.error.empty()) ++*failed_documents;
+    *unscored_documents += document.unscored;
+    for (const auto& [filter_metric, value] : document.values) values[filter_metric].push_back(value);
   }
 
   TaskReport report;
@@ -667,7 +676,7 @@ TaskReport AggregateGroup(const GroupSpec& group, const TaskRegistry& registry, 
     std::vector<SubtaskAggregate> parts;
     MetricRecord record;
     for (const auto& sub : report.subtasks) {
-      auto it = index->find(MetricKey(sub, spec.filter, spec.metric));
+      auto it = index->find(MetricId{sub, spec.filter, spec.metric});
       if (it == index->end()) continue;
       parts.push_back({it->second.value, it->second.stderr_value, static_cast<size_t>(it->second.n)});
       record.num_fewshot = it->second.num_fewshot;
@@ -727,7 +736,9 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
   try {
     // 4. Only requests missing from the cache reach the model. The sandbox is
     //    configured first: a code task's programs run once responses are in.
-    CodeSandbox().Configure(options.code_execution, &log_);
+    SandboxRunner& sandbox = CodeSandbox();
+    sandbox.Configure(options.code_execution, &log_);
+    const ScoringContext scoring{&sandbox};
     ResponseFetcher fetcher(*model, *store, model_id, options.model.batch_size, log_, interactive_,
                             options.after_commit);
     const ResponseTable table = fetcher.Fetch(plan);
@@ -738,7 +749,7 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
     MetricIndex index;
     std::map<std::string, TaskReport> reports;
     for (size_t t = 0; t < plan.tasks.size(); ++t) {
-      TaskReport report = ScoreTask(plan.tasks[t], table.keys[t], table, *store, run_id,
+      TaskReport report = ScoreTask(plan.tasks[t], table.keys[t], table, scoring, *store, run_id,
                                     options.code_execution.ResolvedWorkers(), log_, interactive_, &index,
                                     &outcome.failed_documents, &outcome.unscored_documents);
       reports[report.name] = std::move(report);
@@ -761,7 +772,7 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
       it->second.depth = depths.at(name);
       outcome.report.tasks.push_back(it->second);
     }
-    outcome.results_path = options.output_dir / ("results_" + TimestampForFileName() + ".json");
+    outcome.results_path = options.output_dir / ("results_" + UtcTimestamp(TimestampStyle::kFileName) + ".json");
     WriteFileAtomically(outcome.results_path, BuildResultsJson(outcome.report).dump(2) + "\n");
     if (options.log_samples) {
       for (const auto& planned : plan.tasks) {

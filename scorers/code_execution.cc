@@ -209,17 +209,13 @@ SandboxRunner& CodeSandbox() {
   return runner;
 }
 
-double PassAtKMetric::Compute(const std::string& program, const std::string& reference_program) const {
-  return ComputeOverSamples({program}, reference_program, nullptr);
-}
-
-double PassAtKMetric::ComputeWithDetails(const std::string& program, const std::string& reference_program,
-                                         nlohmann::json* details) const {
-  return ComputeOverSamples({program}, reference_program, details);
+double PassAtKMetric::Compute(const std::string&, const std::string&) const {
+  throw InternalError("pass@k runs programs: call ComputeOverSamples with a ScoringContext holding the sandbox");
 }
 
 double PassAtKMetric::ComputeOverSamples(const std::vector<std::string>& programs, const std::string& reference_program,
-                                         nlohmann::json* details) const {
+                                         const ScoringContext& context, nlohmann::json* details) const {
+  if (!context.sandbox) throw InternalError("pass@k needs the sandbox in its ScoringContext");
   const int n = static_cast<int>(programs.size());
   if (n < k_)
     throw SampleError("pass@" + std::to_string(k_) + " needs at least " + std::to_string(k_) +
@@ -228,7 +224,7 @@ double PassAtKMetric::ComputeOverSamples(const std::vector<std::string>& program
   std::string sandbox_error;
   nlohmann::json samples = nlohmann::json::array();
   for (const auto& program : programs) {
-    const CodeRun run = runner_.Run(program, reference_program);
+    const CodeRun run = context.sandbox->Run(program, reference_program);
     passed += run.result.verdict == Verdict::kPass;
     if (run.result.verdict == Verdict::kSandboxError && sandbox_error.empty()) sandbox_error = run.result.detail;
     samples.push_back({{"verdict", VerdictName(run.result.verdict)},

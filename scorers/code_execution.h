@@ -78,24 +78,24 @@ class SandboxRunner {
   std::map<std::string, std::shared_future<ExecResult>> results_;        // by sha256 of program and limits
 };
 
-// The process's runner, configured by the harness (its uid block is per process).
+// The process's runner (its uid block is per process). The harness configures
+// it for a run and hands it to scoring in the ScoringContext.
 SandboxRunner& CodeSandbox();
 
 // pass@k over the n sample programs of one problem (Chen et al.'s unbiased
-// estimator); pass@1 with one sample is 1 when the program passes.
+// estimator); pass@1 with one sample is 1 when the program passes. The
+// programs run on the ScoringContext's sandbox.
 class PassAtKMetric : public TextMetric {
  public:
-  PassAtKMetric(SandboxRunner& runner, int k) : runner_(runner), k_(k) {}
+  explicit PassAtKMetric(int k) : k_(k) {}
   int k() const { return k_; }
+  // Without a scoring context there is no sandbox: InternalError.
   double Compute(const std::string& program, const std::string& reference_program) const override;
-  double ComputeWithDetails(const std::string& program, const std::string& reference_program,
-                            nlohmann::json* details) const override;
   // Adds each sample's verdict, limits, calibration and head of stderr.
   double ComputeOverSamples(const std::vector<std::string>& programs, const std::string& reference_program,
-                            nlohmann::json* details) const override;
+                            const ScoringContext& context, nlohmann::json* details) const override;
 
  private:
-  SandboxRunner& runner_;
   int k_;
 };
 

@@ -28,6 +28,14 @@ class ChoiceMetric {
   virtual double Compute(const ChoiceOutcome& outcome) const = 0;
 };
 
+class SandboxRunner;
+
+// What scoring may use beyond the document: the process's code sandbox, which
+// the harness configures per run and passes in (metrics hold no global).
+struct ScoringContext {
+  SandboxRunner* sandbox = nullptr;  // code tasks (pass@k); null elsewhere
+};
+
 // Scores one generated answer against its reference (exact_match, ...).
 class TextMetric {
  public:
@@ -43,7 +51,8 @@ class TextMetric {
   // Over the n samples of one document (lm-eval's `repeats`), for metrics
   // defined on a set of samples (pass@k). By default: the first sample's value.
   virtual double ComputeOverSamples(const std::vector<std::string>& predictions, const std::string& reference,
-                                    nlohmann::json* details) const {
+                                    const ScoringContext& context, nlohmann::json* details) const {
+    (void)context;
     return ComputeWithDetails(predictions.at(0), reference, details);
   }
 };

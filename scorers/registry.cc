@@ -84,12 +84,12 @@ void RegisterBuiltinScorers(ScorerRegistry& registry) {
   // Code tasks: the assembled programs run in the sandbox. "pass@1" by name;
   // any other k as {"metric": "pass@10", "function": "pass_at_k", "k": 10}.
   registry.RegisterTextMetric("pass@1", [](const nlohmann::json&, const std::string&) {
-    return std::make_unique<PassAtKMetric>(CodeSandbox(), 1);
+    return std::make_unique<PassAtKMetric>(1);
   });
   registry.RegisterTextMetric("pass_at_k", [](const nlohmann::json& config, const std::string& origin) {
     if (!config.contains("k") || !config.at("k").is_number_integer() || config.at("k").get<int>() < 1)
       throw UserError::InFile(origin, "metric_list[].k", "pass_at_k needs a whole number k >= 1");
-    return std::make_unique<PassAtKMetric>(CodeSandbox(), config.at("k").get<int>());
+    return std::make_unique<PassAtKMetric>(config.at("k").get<int>());
   });
   registry.RegisterTextMetric("minerva_math", [](const nlohmann::json&, const std::string&) {
     return std::make_unique<MinervaMathMetric>();

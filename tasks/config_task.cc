@@ -441,7 +441,8 @@ std::vector<Request> ConfigTask::BuildRequests(size_t doc_index, const PromptOpt
   return requests;
 }
 
-DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& responses) const {
+DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& responses,
+                                const ScoringContext& context) const {
   const Document& doc = eval_docs_.at(doc_index);
   DocumentScore score;
   if (request_type_ == RequestType::kLoglikelihood) {
@@ -492,7 +493,7 @@ DocumentScore ConfigTask::Score(size_t doc_index, const std::vector<Response>& r
       for (const auto& metric : metrics_) {
         nlohmann::json details;
         try {
-          result.metrics[metric.reported.metric] = metric.text->ComputeOverSamples(programs, reference, &details);
+          result.metrics[metric.reported.metric] = metric.text->ComputeOverSamples(programs, reference, context, &details);
         } catch (const UnscoredError& e) {
           score.error = e.what();
           score.unscored = true;

@@ -35,7 +35,9 @@ class ConfigTask : public Task {
 
   void SetFewshotSeed(uint64_t seed) override;
   std::vector<Request> BuildRequests(size_t doc_index, const PromptOptions& options) override;
-  DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const override;
+  using Task::Score;
+  DocumentScore Score(size_t doc_index, const std::vector<Response>& responses,
+                      const ScoringContext& context) const override;
 
   nlohmann::json Describe() const override;
   nlohmann::json FewshotInfo() const override;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/request.h"
+#include "scorers/metrics.h"
 #include "tasks/chat_template.h"
 
 namespace llada {
@@ -78,8 +79,14 @@ class Task {
   // The requests for one evaluation document. May be called for documents in
   // any order.
   virtual std::vector<Request> BuildRequests(size_t doc_index, const PromptOptions& options) = 0;
-  // Filters the responses (in BuildRequests order) and computes metrics.
-  virtual DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const = 0;
+  // Filters the responses (in BuildRequests order) and computes metrics;
+  // code tasks run their programs on `context.sandbox`.
+  virtual DocumentScore Score(size_t doc_index, const std::vector<Response>& responses,
+                              const ScoringContext& context) const = 0;
+  // Tasks that run no code need no context.
+  DocumentScore Score(size_t doc_index, const std::vector<Response>& responses) const {
+    return Score(doc_index, responses, ScoringContext());
+  }
 
   // The resolved configuration, stored with results and hashed into the run.
   virtual nlohmann::json Describe() const = 0;

@@ -22,6 +22,7 @@
 #include "scorers/registry.h"
 #include "tasks/config_task.h"
 #include "tasks/registry.h"
+#include "scorers/code_execution.h"
 #include "tests/test_util.h"
 
 namespace llada {
@@ -36,6 +37,15 @@ class LmEvalGoldenTest : public ::testing::Test {
   void SetUp() override {
     RegisterBuiltinLoaders(loaders_);
     RegisterBuiltinTasks(registry_, SourceDir() / "configs", loaders_, BuiltinScorers());
+  }
+  // The code sandbox that code tasks' scoring runs on (the harness passes the
+  // process's own; a test passes this one).
+  ScoringContext Sandboxed() {
+    if (!sandbox_) {
+      sandbox_ = std::make_unique<SandboxRunner>();
+      sandbox_->Configure(CodeExecutionOptions(), nullptr);
+    }
+    return ScoringContext{sandbox_.get()};
   }
   std::unique_ptr<Task> LoadTask(const std::string& name) {
     auto task = registry_.CreateTask(name);
@@ -77,6 +87,7 @@ class LmEvalGoldenTest : public ::testing::Test {
   }
 
   LoaderRegistry loaders_;
+  std::unique_ptr<SandboxRunner> sandbox_;
   TaskRegistry registry_;
 };
 
@@ -269,17 +280,18 @@ TEST_F(LmEvalGoldenTest, HumanevalAndMbppPromptsAreByteIdentical) {
 // completion + "\n" + test + check(entry_point); MBPP's completion + tests.
 TEST_F(LmEvalGoldenTest, CodeTasksAssembleProgramsAndTheirGold) {
   LLADA_REQUIRE_SHARED();
+  LLADA_REQUIRE_BWRAP();  // scoring runs the program
   auto humaneval = LoadTask("humaneval");
   Response response;
   response.text = "    return True\n";
-  const DocumentScore score = humaneval->Score(0, {response});
+  const DocumentScore score = humaneval->Score(0, {response}, Sandboxed());
   const std::string& program = score.outcomes.at(0).answer;
   EXPECT_EQ(program.rfind("from typing import List\n\n\ndef has_close_elements", 0), 0u) << program;
   EXPECT_NE(program.find("    \"\"\"\n    return True\n\n\n\nMETADATA"), std::string::npos) << program;
   EXPECT_TRUE(EndsWith(program, "\ncheck(has_close_elements)")) << program;
   EXPECT_EQ(score.target, Golden("prompts_humaneval.jsonl")[0].at("gold").get<std::string>());
-  // The wrong body fails its tests in the sandbox (where bubblewrap exists).
-  if (!boost::process::search_path("bwrap").empty()) {
+  // The wrong body fails its tests in the sandbox.
+  {
     EXPECT_EQ(score.outcomes.at(0).metrics.at("pass@1"), 0.0);
     EXPECT_TRUE(score.error.empty()) << score.error;
     const auto& details = score.outcomes.at(0).details.at("pass@1");  // stored per sample
@@ -299,7 +311,7 @@ TEST_F(LmEvalGoldenTest, CodeTasksAssembleProgramsAndTheirGold) {
 
   auto mbpp = LoadTask("mbpp");
   response.text = "def remove_Occ(s,ch):\n  return s\n";
-  const DocumentScore mbpp_score = mbpp->Score(0, {response});
+  const DocumentScore mbpp_score = mbpp->Score(0, {response}, Sandboxed());
   EXPECT_EQ(mbpp_score.target, Golden("prompts_mbpp.jsonl")[0].at("gold").get<std::string>());
   EXPECT_TRUE(EndsWith(mbpp_score.outcomes.at(0).answer, "\nassert remove_Occ(\"PHP\",\"P\") == \"H\""))
       << mbpp_score.outcomes.at(0).answer;
@@ -325,7 +337,7 @@ TEST_F(LmEvalGoldenTest, CodeTasksScorePassAtKOverRepeatedSamples) {
   }
   EXPECT_EQ(keys.size(), 4u) << "each sample needs its own cache entry";
 
-  if (boost::process::search_path("bwrap").empty()) GTEST_SKIP() << "bubblewrap is not installed";
+  LLADA_REQUIRE_BWRAP();
   const std::string canonical = nlohmann::json::parse(Split(ReadInputFile(SharedDir() / "data" / "humaneval" /
                                                                           "HumanEval.jsonl.gz"), '\n')[0])
                                     .at("canonical_solution");
@@ -334,7 +346,7 @@ TEST_F(LmEvalGoldenTest, CodeTasksScorePassAtKOverRepeatedSamples) {
   responses[1].text = "    return True\n";
   responses[2].text = canonical;
   responses[3].text = "    return False\n";
-  const DocumentScore score = task.Score(0, responses);
+  const DocumentScore score = task.Score(0, responses, Sandboxed());
   ASSERT_TRUE(score.error.empty()) << score.error;
   const FilterOutcome& outcome = score.outcomes.at(0);
   EXPECT_DOUBLE_EQ(outcome.metrics.at("pass@1"), 0.5);
@@ -444,16 +456,17 @@ TEST_F(LmEvalGoldenTest, ReplayingGoldAnswersScoresOne) {
 // would be listed).
 TEST_F(LmEvalGoldenTest, CodeTasksPassTheirCanonicalSolutions) {
   LLADA_REQUIRE_SHARED();
-  if (boost::process::search_path("bwrap").empty()) GTEST_SKIP() << "bubblewrap is not installed";
+  LLADA_REQUIRE_BWRAP();
   // Documents scored from two threads at once, as the harness does.
-  auto pass_at_1 = [](const Task& task, const std::vector<std::string>& solutions) {
+  const ScoringContext sandboxed = Sandboxed();
+  auto pass_at_1 = [&](const Task& task, const std::vector<std::string>& solutions) {
     std::vector<double> scores(solutions.size());
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t doc = next++; doc < solutions.size(); doc = next++) {
         Response response;
         response.text = solutions[doc];
-        scores[doc] = task.Score(doc, {response}).outcomes.at(0).metrics.at("pass@1");
+        scores[doc] = task.Score(doc, {response}, sandboxed).outcomes.at(0).metrics.at("pass@1");
       }
     };
     std::thread other(work);
