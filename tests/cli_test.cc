@@ -505,7 +505,8 @@ TEST_F(BadInputTest, OutOfRangeFlagValues) {
 class CodeTaskCliTest : public CliTest {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(SharedDir() / "data" / "humaneval")) GTEST_SKIP() << "needs ../shared/data/humaneval";
+    LLADA_REQUIRE_SHARED();
+    LLADA_REQUIRE_BWRAP();
     std::string replay;
     size_t doc = 0;
     for (const auto& line : Split(ReadInputFile(SharedDir() / "data" / "humaneval" / "HumanEval.jsonl.gz"), '\n')) {
@@ -579,7 +580,6 @@ TEST_F(CodeTaskCliTest, UnusableSandboxRefusesUnlessUnsafeExec) {
 // threw the computed verdicts away.)
 TEST_F(CodeTaskCliTest, ASandboxFailureLeavesOneDocumentUnscoredAndExitsFour) {
   const std::string bwrap = boost::process::search_path("bwrap").string();
-  ASSERT_FALSE(bwrap.empty()) << "bubblewrap is not installed (scripts/setup.sh installs it)";
   // Executed as the slot's uid: it must be able to reach it.
   std::filesystem::permissions(tmp_.path(), std::filesystem::perms::others_exec | std::filesystem::perms::group_exec,
                                std::filesystem::perm_options::add);

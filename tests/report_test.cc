@@ -114,7 +114,7 @@ std::string MmluReplay(const std::string& requests_jsonl,
 class CompareGateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(SharedDir() / "data" / "mmlu")) GTEST_SKIP() << "needs ../shared/data/mmlu";
+    LLADA_REQUIRE_SHARED();
     db_ = tmp_.path() / "store.db";
   }
   std::vector<std::string> Base(const std::string& model, const std::string& limit = "120") const {
@@ -311,7 +311,8 @@ TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromiu
     EXPECT_EQ(html.find(external), std::string::npos) << external;
 
   const std::string chromium = boost::process::search_path("chromium").string();
-  if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs it)";
+  if (chromium.empty())
+    LLADA_SKIP_OR_FAIL("LLADA_EVAL_REQUIRE_CHROMIUM", "chromium is not installed (scripts/setup.sh installs it)");
   const std::filesystem::path artifacts = LLADA_EVAL_ARTIFACT_DIR;
   std::filesystem::create_directories(artifacts);
   const auto screenshot = artifacts / "report.png";
@@ -329,10 +330,10 @@ TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromiu
             0);
   const std::string dom = ReadFile(dom_file), log = ReadFile(log_file);
   EXPECT_NE(dom.find("<body data-ready=\"1\">"), std::string::npos) << "the report's script did not finish";
-  for (const std::string line : Split(log, '\n'))
+  for (const std::string& line : Split(log, '\n'))
     EXPECT_EQ(line.find(":CONSOLE"), std::string::npos) << line;  // no console message, errors included
   // The rows: both models at both shot settings, and the paper's reported rows for gsm8k.
-  for (const std::string model : {(tmp_.path() / "llada").string(), (tmp_.path() / "llama").string()})
+  for (const std::string& model : {(tmp_.path() / "llada").string(), (tmp_.path() / "llama").string()})
     EXPECT_EQ(testing::CountOccurrences(dom, "<tr class=\"measured\" data-model=\"" + model + "\""), 2) << model;
   EXPECT_NE(dom.find("data-model=\"LLaDA 8B Base\""), std::string::npos);
   EXPECT_NE(dom.find("data-model=\"LLaMA3 8B\""), std::string::npos);

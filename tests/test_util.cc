@@ -1,16 +1,17 @@
 #include "tests/test_util.h"
 
-#include <iostream>
-
-#include "core/errors.h"
-
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/process/search_path.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+
+#include "core/errors.h"
+#include "sandbox/executor.h"
 
 extern char** environ;
 
@@ -26,6 +27,26 @@ std::filesystem::path SharedDir() {
     dir = SourceDir().parent_path() / "shared";
   std::error_code ec;
   return std::filesystem::is_directory(dir / "data", ec) ? dir : std::filesystem::path();
+}
+
+bool Required(const char* name) {
+  const char* value = std::getenv(name);
+  return value && std::string(value) == "1";
+}
+
+std::string SandboxUnusableReason() {
+  static const std::string reason = [] {
+    if (boost::process::search_path("bwrap").empty())
+      return std::string("bubblewrap is not installed (scripts/setup.sh installs it)");
+    const auto executor = MakeBwrapExecutor();
+    const SandboxProbe probe = ProbeSandbox(*executor);
+    if (probe.ok) return std::string();
+    std::string user_namespaces = "?";
+    std::ifstream("/proc/sys/user/max_user_namespaces") >> user_namespaces;
+    return "bubblewrap cannot run a program here (max_user_namespaces " + user_namespaces +
+           "; a container or chroot may allow none): " + probe.detail;
+  }();
+  return reason;
 }
 
 TempDir::TempDir() {

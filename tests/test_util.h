@@ -17,12 +17,36 @@ namespace llada::testing {
 // ../shared beside the source tree (or $LLADA_EVAL_SHARED); empty if absent.
 std::filesystem::path SharedDir();
 
-// Skips the current test, naming what is missing, when ../shared is absent.
-#define LLADA_REQUIRE_SHARED()                                                              \
-  do {                                                                                      \
-    if (::llada::testing::SharedDir().empty())                                              \
-      GTEST_SKIP() << "../shared (benchmark data and goldens) not found next to the source " \
-                      "tree; set LLADA_EVAL_SHARED to run this test";                       \
+// True when the environment variable `name` is "1": CI sets
+// LLADA_EVAL_REQUIRE_SHARED, LLADA_EVAL_REQUIRE_BWRAP and
+// LLADA_EVAL_REQUIRE_CHROMIUM (.ci/run), so that a missing ../shared,
+// bubblewrap or Chromium fails the suite there instead of skipping half of it.
+bool Required(const char* name);
+
+// Skips the current test naming what is missing -- or, where `requirement` is
+// set, fails it.
+#define LLADA_SKIP_OR_FAIL(requirement, why)                                                      \
+  do {                                                                                          \
+    if (::llada::testing::Required(requirement)) GTEST_FAIL() << why << " (" requirement "=1)"; \
+    GTEST_SKIP() << why;                                                                        \
+  } while (0)
+
+// ../shared: the benchmark data and goldens.
+#define LLADA_REQUIRE_SHARED()                                                                  \
+  do {                                                                                          \
+    if (::llada::testing::SharedDir().empty())                                                  \
+      LLADA_SKIP_OR_FAIL("LLADA_EVAL_REQUIRE_SHARED",                                           \
+                         "../shared (benchmark data and goldens) not found next to the source "  \
+                         "tree; set LLADA_EVAL_SHARED to run this test");                       \
+  } while (0)
+
+// Why the bubblewrap sandbox cannot run here ("" when it can): not installed,
+// or the kernel allows no user namespaces (a container, a chroot). Probed once.
+std::string SandboxUnusableReason();
+#define LLADA_REQUIRE_BWRAP()                                                                   \
+  do {                                                                                          \
+    const std::string unusable = ::llada::testing::SandboxUnusableReason();                     \
+    if (!unusable.empty()) LLADA_SKIP_OR_FAIL("LLADA_EVAL_REQUIRE_BWRAP", unusable);             \
   } while (0)
 
 std::filesystem::path SourceDir();
