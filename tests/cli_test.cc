@@ -524,7 +524,9 @@ class CodeTaskCliTest : public CliTest {
   std::vector<std::string> Args(const std::string& out) const {
     return {"run", "--tasks", "humaneval", "--limit", "6", "--data-dir", (SharedDir() / "data").string(), "--model",
             "replay:" + replay_.string(), "--output", (tmp_.path() / out).string(), "--log-samples",
-            "--exec-workers", "2"};
+            "--exec-workers", "2",
+            // A FAIL must not become a TIMEOUT on a loaded machine.
+            "--exec-time-floor", "60"};
   }
   static nlohmann::json ResultsIn(const std::filesystem::path& dir) {
     return nlohmann::json::parse(testing::ReadFile(testing::LatestResults(dir)));
