@@ -101,6 +101,22 @@ std::filesystem::path LatestResults(const std::filesystem::path& dir) {
   return latest;
 }
 
+namespace {
+
+// Waits for the child `pid` and reads what it wrote to `out_path` and `err_path`.
+CliResult WaitForCli(pid_t pid, const std::filesystem::path& out_path, const std::filesystem::path& err_path) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CliResult result;
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+}  // namespace
+
 CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                  const std::string& input) {
   TempDir capture;
@@ -132,14 +148,7 @@ CliResult RunCli(const std::vector<std::string>& args, const std::map<std::strin
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CliResult result;
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
+  return WaitForCli(pid, out_path, err_path);
 }
 
 CliResult RunCliInChild(const std::vector<std::string>& args, const CliHooks& hooks) {
@@ -159,14 +168,7 @@ CliResult RunCliInChild(const std::vector<std::string>& args, const CliHooks& ho
     std::cerr.flush();
     _exit(code);
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CliResult result;
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
+  return WaitForCli(pid, out_path, err_path);
 }
 
 std::string Describe(const CliResult& r) {
