@@ -113,7 +113,7 @@ TEST_F(CliTest, SecondRunIsServedFromTheRequestCache) {
   ASSERT_EQ(RunCli(QuickstartArgs(tmp_.path() / "out")).exit_code, 0);
   const CliResult again = RunCli(QuickstartArgs(tmp_.path() / "out"));
   ASSERT_EQ(again.exit_code, 0) << Describe(again);
-  EXPECT_NE(again.err.find("0 responses computed, 36 from cache"), std::string::npos) << again.err;
+  EXPECT_TRUE(testing::ContainsCount(again.err, "0 responses computed, 36 from cache")) << again.err;
   auto store = Store::Open(tmp_.path() / "out" / "llada-eval.db");
   EXPECT_EQ(store->CountRows("runs"), 2);
   EXPECT_EQ(store->CountRows("request_cache"), 36);
@@ -212,7 +212,7 @@ TEST_F(CliTest, KilledRunResumesWithIdenticalResultsAndNoDuplicateRows) {
   const CliResult resumed = RunCli(run_args(tmp_.path() / "resumed"));
   ASSERT_EQ(resumed.exit_code, 0) << Describe(resumed);
   EXPECT_NE(resumed.err.find("resuming run 1"), std::string::npos) << resumed.err;
-  EXPECT_NE(resumed.err.find(std::to_string(total - 70) + " responses computed, 70 from cache"), std::string::npos)
+  EXPECT_TRUE(testing::ContainsCount(resumed.err, std::to_string(total - 70) + " responses computed, 70 from cache"))
       << resumed.err;
 
   const CliResult clean = RunCli(run_args(tmp_.path() / "clean"));
@@ -657,7 +657,7 @@ TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
       "--model-args", "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8,max_gen_toks=8"};
   const auto first = testing::RunCli(args);
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_NE(first.err.find("10 responses computed, 0 from cache"), std::string::npos) << first.err;
+  EXPECT_TRUE(testing::ContainsCount(first.err, "10 responses computed, 0 from cache")) << first.err;
   const auto results = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(tmp_.path() / "out")));
   const double acc = results["results"]["mmlu_astronomy"]["acc,none"];
   EXPECT_GE(acc, 0.0);
@@ -671,7 +671,7 @@ TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
   // The same command again is served entirely from the request cache, with identical results.
   const auto second = testing::RunCli(args);
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_NE(second.err.find("0 responses computed, 10 from cache"), std::string::npos) << second.err;
+  EXPECT_TRUE(testing::ContainsCount(second.err, "0 responses computed, 10 from cache")) << second.err;
   const auto again = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(tmp_.path() / "out")));
   EXPECT_EQ(again["results"], results["results"]);
   // A different setting is a different model identity for the request types
@@ -682,7 +682,7 @@ TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
   const auto third = testing::RunCli(changed);
   ASSERT_EQ(third.exit_code, 0) << third.err;
   const std::string expected = GetParam() == "llada" ? "10 responses computed" : "2 responses computed, 8 from cache";
-  EXPECT_NE(third.err.find(expected), std::string::npos) << third.err;
+  EXPECT_TRUE(testing::ContainsCount(third.err, expected)) << third.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, TorchCliTest, ::testing::Values("llada", "llama", "qwen2", "mistral"));
@@ -879,7 +879,7 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
   };
   const auto first = run({});
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  EXPECT_NE(first.err.find("5 responses computed, 0 from cache"), std::string::npos) << first.err;
+  EXPECT_TRUE(testing::ContainsCount(first.err, "5 responses computed, 0 from cache")) << first.err;
   const auto results = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(out)));
   for (const auto& task : results["config"]["tasks"]) {
     if (task["task"] == "gsm8k") {
@@ -893,11 +893,11 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
   // The same settings spelled as flags: everything comes from the cache.
   const auto same = run({"--gen-length", "16", "--steps", "4", "--mc-num", "2"});
   ASSERT_EQ(same.exit_code, 0) << same.err;
-  EXPECT_NE(same.err.find("0 responses computed, 5 from cache"), std::string::npos) << same.err;
+  EXPECT_TRUE(testing::ContainsCount(same.err, "0 responses computed, 5 from cache")) << same.err;
   // A flag overrides the task's preset entry: GSM8K's one generation is redone.
   const auto shorter = run({"--gen-length", "8"});
   ASSERT_EQ(shorter.exit_code, 0) << shorter.err;
-  EXPECT_NE(shorter.err.find("1 responses computed, 4 from cache"), std::string::npos) << shorter.err;
+  EXPECT_TRUE(testing::ContainsCount(shorter.err, "1 responses computed, 4 from cache")) << shorter.err;
   // A misspelt setting stops the run before any work.
   const auto typo = run({"--model-args", "mc_nmu=4"});
   EXPECT_EQ(typo.exit_code, 2);

@@ -282,13 +282,13 @@ class StudyReportTest : public ::testing::Test {
 TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromium) {
   const CliResult first = Study("");
   ASSERT_EQ(first.exit_code, 0) << Describe(first);
-  EXPECT_NE(first.err.find("4 runs, 144 responses computed, 0 from cache"), std::string::npos) << first.err;
+  EXPECT_TRUE(testing::ContainsCount(first.err, "4 runs, 144 responses computed, 0 from cache")) << first.err;
   // Few-shot minus zero-shot: 2 models x 3 tasks.
   EXPECT_EQ(std::count(first.out.begin(), first.out.end(), '\n'), 1 + 6) << first.out;
   const auto report = tmp_.path() / "report.html";
   const CliResult second = Study(report.string());
   ASSERT_EQ(second.exit_code, 0) << Describe(second);
-  EXPECT_NE(second.err.find("4 runs, 0 responses computed, 144 from cache"), std::string::npos) << second.err;
+  EXPECT_TRUE(testing::ContainsCount(second.err, "4 runs, 0 responses computed, 144 from cache")) << second.err;
   EXPECT_EQ(second.out, first.out);  // the same numbers from the cache
 
   // `runs`: all eight runs, each with its model, shots and a headline value per task.

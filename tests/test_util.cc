@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/process/search_path.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -174,6 +175,12 @@ CliResult RunCliInChild(const std::vector<std::string>& args, const CliHooks& ho
 std::string Describe(const CliResult& r) {
   return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) + "\nstdout:\n" + r.out +
          "\nstderr:\n" + r.err;
+}
+
+bool ContainsCount(const std::string& text, const std::string& needle) {
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    if (at == 0 || !std::isdigit(static_cast<unsigned char>(text[at - 1]))) return true;
+  return false;
 }
 
 int CountOccurrences(const std::string& text, const std::string& needle) {

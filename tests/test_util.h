@@ -88,6 +88,10 @@ std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& contents);
 std::vector<std::string> ReadLines(const std::filesystem::path& path);
 
+// True when `text` holds `needle` not preceded by a digit, so that
+// "0 responses computed" does not match "10 responses computed".
+bool ContainsCount(const std::string& text, const std::string& needle);
+
 // Non-overlapping occurrences of `needle` in `text`.
 int CountOccurrences(const std::string& text, const std::string& needle);
 
