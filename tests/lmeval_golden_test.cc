@@ -80,14 +80,55 @@ class LmEvalGoldenTest : public ::testing::Test {
       EXPECT_EQ(request.context, record.at("context").get<std::string>())
           << name << " doc " << record.at("doc_index") << " idx " << idx;
       EXPECT_EQ(RequestTypeName(request.type), record.at("request_type").get<std::string>());
+      const std::string where = name + " doc " + record.at("doc_index").dump();
+      const DocumentScore score =
+          tasks[name]->Score(record.at("doc_index").get<size_t>(), std::vector<Response>(requests.size()),
+                             tasks[name]->RunsCode() ? Sandboxed() : ScoringContext());
       if (request.type == RequestType::kLoglikelihood) {
-        EXPECT_EQ(request.continuation, record.at("continuation").get<std::string>());
-        EXPECT_EQ(requests.size(), record.at("num_choices").get<size_t>());
+        EXPECT_EQ(request.continuation, record.at("continuation").get<std::string>()) << where;
+        EXPECT_EQ(requests.size(), record.at("num_choices").get<size_t>()) << where;
+        // The gold choice: its request's continuation is the delimiter and the target.
+        if (record.contains("target_index") && requests.front().continuation != requests.back().continuation) {
+          const std::string delimiter = tasks[name]->Describe().value("target_delimiter", " ");
+          EXPECT_EQ(requests.at(record.at("target_index").get<size_t>()).continuation, delimiter + score.target)
+              << where;
+        }
       } else {
-        EXPECT_EQ(request.until, record.at("until").get<std::vector<std::string>>());
-        EXPECT_EQ(request.max_gen_toks.has_value(), !record.at("max_gen_toks").is_null());
+        EXPECT_EQ(request.until, record.at("until").get<std::vector<std::string>>()) << where;
+        if (record.at("max_gen_toks").is_null())
+          EXPECT_FALSE(request.max_gen_toks.has_value()) << where;
+        else
+          EXPECT_EQ(request.max_gen_toks, record.at("max_gen_toks").get<int>()) << where;
+        EXPECT_EQ(tasks[name]->Describe().value("generation_kwargs", nlohmann::json()), record.at("generation_kwargs"))
+            << where;
+        if (record.contains("gold") && record.at("gold").is_string())
+          EXPECT_EQ(score.target, record.at("gold").get<std::string>()) << where;
       }
     }
+    // The task-level facts lm-eval recorded for the same tasks.
+    const nlohmann::json meta =
+        nlohmann::json::parse(ReadInputFile(SharedDir() / "golden" / "lmeval" / "prompts_meta.json")).at("tasks");
+    // prompts_<family>[.hashed].jsonl holds the records of meta's <family>.
+    std::string family = file.substr(std::string("prompts_").size());
+    family = family.substr(0, family.find('.'));
+    ASSERT_TRUE(meta.contains(family)) << family;
+    const nlohmann::json& entries = meta.at(family);
+    size_t checked = 0;
+    {
+      for (const auto& entry : entries.is_array() ? entries : nlohmann::json::array({entries})) {
+        const std::string name = entry.at("task");
+        if (!tasks.count(name)) continue;
+        const Task& task = *tasks.at(name);
+        EXPECT_EQ(task.NumDocs(), entry.at("num_docs").get<size_t>()) << name;
+        EXPECT_EQ(task.default_num_fewshot(), entry.at("num_fewshot").get<int>()) << name;
+        EXPECT_EQ(task.output_type(), entry.at("output_type").get<std::string>()) << name;
+        const std::string sampler = entry.value("sampler", nlohmann::json()).is_string() ? entry.at("sampler") : "";
+        if (sampler == "FirstNSampler") EXPECT_EQ(task.FewshotInfo().at("sampler"), "first_n") << name;
+        if (sampler == "ContextSampler") EXPECT_EQ(task.FewshotInfo().at("sampler"), "random") << name;
+        ++checked;
+      }
+    }
+    EXPECT_GT(checked, 0u) << "no task of " << file << " in prompts_meta.json";
   }
 
   LoaderRegistry loaders_;
