@@ -8,7 +8,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cmath>
-#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -75,7 +74,6 @@ nlohmann::json DescribeMachine() {
           {"kernel", std::string(uts.sysname) + " " + uts.release},
           {"arch", uts.machine}};
 }
-
 
 // A setting (`key`) of the preset for a task: the task's own entry, else that
 // of a group containing it.
@@ -149,12 +147,16 @@ class RunHeartbeat {
 
  private:
   void Beat(const std::filesystem::path& db_path, int64_t run_id) {
+    std::unique_ptr<Store> store;
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stopped_.wait_for(lock, std::chrono::seconds(Store::kHeartbeatSeconds), [this] { return stop_; })) {
       try {
-        Store::Open(db_path)->Heartbeat(run_id);
+        if (!store) store = Store::Open(db_path);
+        store->Heartbeat(run_id);
       } catch (const std::exception&) {
-        // A busy or vanished store: the next beat tries again; the run itself reports real errors.
+        // A busy or vanished store: the next beat tries again (on a fresh
+        // connection); the run itself reports real errors.
+        store.reset();
       }
     }
   }
@@ -598,7 +600,7 @@ std::vector<ScoredDocument> ScoreDocuments(const PlannedTask& planned,
     return scored;
   }
   Progress progress("running " + task.name() + " programs", static_cast<int64_t>(count), log, interactive);
-  std::mutex mutex;  // the progress line, the store, the counters
+  std::mutex mutex;  // the progress line and the store
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   auto work = [&] {

@@ -49,7 +49,7 @@ namespace {
 // a program may exit with any of these itself.
 constexpr int kReaperFailed = 120;
 constexpr int kUidSwitchFailed = 121;
-constexpr int kSeccompFdFailed = 122;
+constexpr int kDescriptorsFailed = 122;
 constexpr int kWorkDirFailed = 123;
 
 // Closes every descriptor from `first` up (close_range where the kernel has
@@ -141,8 +141,8 @@ struct LimitAndDropPrivileges : bp::extend::handler {
   void on_exec_setup(Executor&) const {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     RunJobUnderReaper();
-    if (seccomp_fd >= 0 && fcntl(seccomp_fd, F_SETFD, 0) != 0) _exit(kSeccompFdFailed);
-    if (started_fd >= 0 && fcntl(started_fd, F_SETFD, 0) != 0) _exit(kSeccompFdFailed);
+    if (seccomp_fd >= 0 && fcntl(seccomp_fd, F_SETFD, 0) != 0) _exit(kDescriptorsFailed);
+    if (started_fd >= 0 && fcntl(started_fd, F_SETFD, 0) != 0) _exit(kDescriptorsFailed);
     if (!work_dir.empty() && chdir(work_dir.c_str()) != 0) _exit(kWorkDirFailed);
     auto limit = [](int resource, rlim_t soft, rlim_t hard) {
       const struct rlimit value = {soft, hard};
@@ -446,7 +446,7 @@ class ProcessExecutor : public Executor {
       result.verdict = Verdict::kSandboxError;
       result.detail = status == kReaperFailed       ? std::string("could not start the job's reaper")
                       : status == kUidSwitchFailed  ? "could not switch to uid " + std::to_string(uid)
-                      : status == kSeccompFdFailed  ? "could not pass descriptors to the sandbox"
+                      : status == kDescriptorsFailed  ? "could not pass descriptors to the sandbox"
                       : status == kWorkDirFailed    ? "could not enter " + work_dir.string()
                       : !result.stderr_head.empty() ? result.stderr_head
                                                     : "the program never started (exit status " +

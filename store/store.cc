@@ -294,7 +294,10 @@ ResumeClaim Store::ClaimResumableRun(const std::string& config_hash, const Proce
                       (previous.host == owner.host ? IsRunningHere(previous)
                                                    : heartbeat_age >= 0 && heartbeat_age < kStaleHeartbeatSeconds);
     if (live) {
-      if (!claim.live_run) claim.live_run = id, claim.live_owner = previous;
+      if (!claim.live_run) {
+        claim.live_run = id;
+        claim.live_owner = previous;
+      }
       continue;
     }
     claim.run_id = id;

@@ -164,7 +164,7 @@ std::vector<DataFileStatus> ConfigTask::DataFiles(const std::filesystem::path& d
 }
 
 std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std::filesystem::path& data_dir,
-                                            std::vector<std::string>* sources) const {
+                                            DocumentOrigins* origins) const {
   for (const auto& status : DataFiles(data_dir)) {
     if (status.split != split) continue;
     if (!status.found)
@@ -195,7 +195,9 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
         bool keep = true;
         for (const auto& [field, value] : wanted)
           keep = keep && docs[i].contains(field) && PyStr(docs[i].at(field)) == value;
-        if (keep) kept.push_back(std::move(docs[i])), kept_records.push_back(records[i]);
+        if (!keep) continue;
+        kept.push_back(std::move(docs[i]));
+        kept_records.push_back(records[i]);
       }
       docs = std::move(kept);
       records = std::move(kept_records);
@@ -211,10 +213,7 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
       records = std::vector<size_t>(records.begin() + static_cast<long>(rows[0]), records.begin() + static_cast<long>(rows[1]));
     }
     if (docs.empty()) throw UserError::InFile(status.path.string(), "", "no documents in file");
-    if (sources) {
-      sources->clear();
-      for (size_t record : records) sources->push_back(status.path.string() + ": record " + std::to_string(record));
-    }
+    if (origins) *origins = {status.path.string(), std::move(records)};
     return docs;
   }
   throw InternalError("split " + split + " not listed for " + name_);
@@ -222,8 +221,8 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
 
 void ConfigTask::Load(const std::filesystem::path& data_dir) {
   data_dir_ = data_dir;
-  std::vector<std::string> sources;
-  eval_docs_ = LoadSplit(test_split_, data_dir, &sources);
+  DocumentOrigins origins;
+  eval_docs_ = LoadSplit(test_split_, data_dir, &origins);
   // Every document must render (a missing field is a broken data file): say
   // which record of which file now, not after the model has answered them all.
   for (size_t i = 0; i < eval_docs_.size(); ++i) {
@@ -232,7 +231,7 @@ void ConfigTask::Load(const std::filesystem::path& data_dir) {
       TargetText(eval_docs_[i]);
       if (request_type_ == RequestType::kLoglikelihood) Choices(eval_docs_[i]);
     } catch (const UserError& e) {
-      throw UserError(sources.at(i) + ": " + e.what());
+      throw UserError(origins.file + ": record " + std::to_string(origins.records.at(i)) + ": " + e.what());
     } catch (const SampleError&) {
       // A document-level failure the run records against its sample.
     }

@@ -62,9 +62,14 @@ class ConfigTask : public Task {
   std::string ShotTarget(const Document& example) const;  // the target as it appears in a shot
   int TargetIndex(const Document& doc) const;          // multiple choice gold
   std::vector<std::string> Choices(const Document& doc) const;
-  // `sources`, when given, receives "<file>: record N" for each document.
+  // Where a split's documents came from: the file, and each document's record
+  // number in it (1-based; documents a `where` or `split_rows` left out skipped).
+  struct DocumentOrigins {
+    std::string file;
+    std::vector<size_t> records;
+  };
   std::vector<Document> LoadSplit(const std::string& split, const std::filesystem::path& data_dir,
-                                  std::vector<std::string>* sources = nullptr) const;
+                                  DocumentOrigins* origins = nullptr) const;
   const std::vector<Document>& FewshotDocs();
 
   nlohmann::json config_;

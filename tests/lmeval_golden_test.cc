@@ -95,14 +95,16 @@ class LmEvalGoldenTest : public ::testing::Test {
         }
       } else {
         EXPECT_EQ(request.until, record.at("until").get<std::vector<std::string>>()) << where;
-        if (record.at("max_gen_toks").is_null())
+        if (record.at("max_gen_toks").is_null()) {
           EXPECT_FALSE(request.max_gen_toks.has_value()) << where;
-        else
+        } else {
           EXPECT_EQ(request.max_gen_toks, record.at("max_gen_toks").get<int>()) << where;
+        }
         EXPECT_EQ(tasks[name]->Describe().value("generation_kwargs", nlohmann::json()), record.at("generation_kwargs"))
             << where;
-        if (record.contains("gold") && record.at("gold").is_string())
+        if (record.contains("gold") && record.at("gold").is_string()) {
           EXPECT_EQ(score.target, record.at("gold").get<std::string>()) << where;
+        }
       }
     }
     // The task-level facts lm-eval recorded for the same tasks.
@@ -123,8 +125,12 @@ class LmEvalGoldenTest : public ::testing::Test {
         EXPECT_EQ(task.default_num_fewshot(), entry.at("num_fewshot").get<int>()) << name;
         EXPECT_EQ(task.output_type(), entry.at("output_type").get<std::string>()) << name;
         const std::string sampler = entry.value("sampler", nlohmann::json()).is_string() ? entry.at("sampler") : "";
-        if (sampler == "FirstNSampler") EXPECT_EQ(task.FewshotInfo().at("sampler"), "first_n") << name;
-        if (sampler == "ContextSampler") EXPECT_EQ(task.FewshotInfo().at("sampler"), "random") << name;
+        if (sampler == "FirstNSampler") {
+          EXPECT_EQ(task.FewshotInfo().at("sampler"), "first_n") << name;
+        }
+        if (sampler == "ContextSampler") {
+          EXPECT_EQ(task.FewshotInfo().at("sampler"), "random") << name;
+        }
         ++checked;
       }
     }

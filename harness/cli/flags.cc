@@ -25,9 +25,7 @@ nlohmann::json LoadPreset(const std::string& preset) {
     for (const auto& entry : std::filesystem::directory_iterator(DefaultConfigDir() / "presets", ec))
       known.push_back(entry.path().stem().string());
     std::sort(known.begin(), known.end());
-    std::string list;
-    for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
-    throw UserError("--preset: unknown preset '" + preset + "' (known: " + list + ")");
+    throw UserError("--preset: unknown preset '" + preset + "' (known: " + Join(known, ", ") + ")");
   }
   nlohmann::json config = nlohmann::json::parse(ReadInputFile(path), nullptr, false);
   if (config.is_discarded() || !config.is_object())
@@ -61,13 +59,12 @@ nlohmann::json ParseModelArgs(const std::string& text) {
   return args;
 }
 
-
 }  // namespace
 
 const CLI::Validator& NonNegativeInteger() {
   static const CLI::Validator validator(
       [](std::string& value) -> std::string {
-        return IsAsciiDigits(value) && !value.empty() ? "" : "must be a whole number of 0 or more, got '" + value + "'";
+        return IsAsciiDigits(value) ? "" : "must be a whole number of 0 or more, got '" + value + "'";
       },
       "INT>=0");
   return validator;
@@ -133,15 +130,7 @@ void AddCommonFlags(CLI::App* app, CommonFlags* flags, std::string* shots_list) 
 
 EvalOptions ToEvalOptions(const CommonFlags& flags) {
   EvalOptions options;
-  std::string item;
-  for (char c : flags.tasks + ",") {
-    if (c == ',') {
-      if (!item.empty()) options.tasks.push_back(item);
-      item.clear();
-    } else {
-      item.push_back(c);
-    }
-  }
+  options.tasks = SplitList(flags.tasks);
   if (flags.shots >= 0) options.num_fewshot = flags.shots;
   if (flags.limit >= 0) options.limit = flags.limit;
   if (!flags.doc_range.empty()) options.doc_range = ParseDocRange(flags.doc_range);
