@@ -351,6 +351,9 @@ nlohmann::json ResolvedConfig(const EvalOptions& options, const Plan& plan, cons
                                       : nlohmann::json(nullptr)},
       {"fewshot_seed", options.fewshot_seed},
       {"chat_template", plan.chat_template ? nlohmann::json(plan.chat_template->name()) : nlohmann::json(nullptr)},
+      // Where the template has no system role, descriptions and the system
+      // instruction were left out of every prompt (lm-eval's fallback).
+      {"chat_system_turns_dropped", plan.chat_template && !plan.chat_template->has_system_role()},
       {"system_instruction", optional(options.system_instruction)},
       {"fewshot_as_multiturn", options.fewshot_as_multiturn},
       {"preset", options.preset},
@@ -704,6 +707,10 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
   PrepareOutputDir(options.output_dir);
   outcome.db_path = options.db_path.empty() ? options.output_dir / "llada-eval.db" : options.db_path;
   Plan plan = BuildPlan(tasks_, options);
+  if (plan.chat_template && !plan.chat_template->has_system_role())
+    log_ << "llada-eval: note: chat template '" << plan.chat_template->name()
+         << "' has no system role: task descriptions and --system-instruction are left out of the prompts, as "
+            "lm-eval does\n";
   std::unique_ptr<Model> model = models_.Create(options.model);
   CheckCapabilities(plan, model->Capabilities(), options.model.spec);
 

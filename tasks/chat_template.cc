@@ -40,18 +40,19 @@ class ChatMlTemplate : public ChatTemplate {
   }
 };
 
-// Splits off a leading system message; the rest must alternate user/assistant.
+// Splits off a leading system message (where the template has one); the rest
+// must alternate user/assistant.
 std::vector<ChatMessage> AlternatingTurns(const std::vector<ChatMessage>& messages, std::string* system,
-                                          const char* template_name) {
+                                          const ChatTemplate& chat_template) {
   std::vector<ChatMessage> turns(messages.begin(), messages.end());
-  if (!turns.empty() && turns.front().role == "system") {
+  if (chat_template.has_system_role() && !turns.empty() && turns.front().role == "system") {
     *system = turns.front().content;
     turns.erase(turns.begin());
   }
   for (size_t i = 0; i < turns.size(); ++i) {
     if ((turns[i].role == "user") != (i % 2 == 0))
-      throw UserError(std::string("chat template ") + template_name +
-                      ": conversation roles must alternate user/assistant/user/...");
+      throw UserError(std::string("chat template ") + chat_template.name() +
+                      ": conversation roles must alternate user/assistant/user/assistant/...");
   }
   return turns;
 }
@@ -61,7 +62,7 @@ class Llama2Template : public ChatTemplate {
   const char* name() const override { return "llama2"; }
   std::string Render(const std::vector<ChatMessage>& messages, bool) const override {
     std::string system;
-    const auto turns = AlternatingTurns(messages, &system, name());
+    const auto turns = AlternatingTurns(messages, &system, *this);
     std::string out;
     for (size_t i = 0; i < turns.size(); ++i) {
       std::string content = turns[i].content;
@@ -75,19 +76,17 @@ class Llama2Template : public ChatTemplate {
   }
 };
 
+// Mistral-7B-Instruct v0.1/v0.2's published template: no system role (it
+// raises, as roles must alternate from a user turn), contents as they are.
 class MistralTemplate : public ChatTemplate {
  public:
   const char* name() const override { return "mistral"; }
+  bool has_system_role() const override { return false; }
   std::string Render(const std::vector<ChatMessage>& messages, bool) const override {
-    std::string system;
-    const auto turns = AlternatingTurns(messages, &system, name());
+    std::string unused;
+    const auto turns = AlternatingTurns(messages, &unused, *this);
     std::string out = "<s>";
-    for (size_t i = 0; i < turns.size(); ++i) {
-      if (turns[i].role == "user")
-        out += "[INST] " + (i == 0 && !system.empty() ? system + "\n\n" : std::string()) + turns[i].content + " [/INST]";
-      else
-        out += turns[i].content + "</s>";
-    }
+    for (const auto& turn : turns) out += turn.role == "user" ? "[INST] " + turn.content + " [/INST]" : turn.content + "</s>";
     return out;
   }
 };

@@ -9,8 +9,12 @@
 //   llama3   Llama-3-Instruct: as llada, the assistant header only when asked
 //   chatml   ChatML (Qwen2, Qwen2.5, Qwen3 without tools or reasoning traces)
 //   llama2   Llama-2-chat: [INST] with <<SYS>> in the first user turn
-//   mistral  Mistral-Instruct: [INST] turns, BOS once; a system message is
-//            prepended to the first user turn
+//   mistral  Mistral-7B-Instruct v0.1/v0.2: [INST] turns, BOS once, no system
+//            role (the prompt builders then leave system turns out, as
+//            lm-eval's HFLM does when the template raises on them)
+//
+// tests/data/text_path.json holds the real templates' renderings (jinja2 via
+// transformers) that tests/chat_template_test.cc compares against.
 #pragma once
 
 #include <memory>
@@ -32,6 +36,10 @@ class ChatTemplate {
   // Throws UserError when the conversation breaks the template's rules
   // (e.g. roles that do not alternate in the [INST] formats).
   virtual std::string Render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const = 0;
+  // False when the template rejects a system turn. lm-eval's
+  // HFLM.apply_chat_template catches the TemplateError and renders again
+  // without system turns; ConfigTask leaves them out the same way.
+  virtual bool has_system_role() const { return true; }
 };
 
 std::vector<std::string> KnownChatTemplates();

@@ -378,7 +378,9 @@ std::string ConfigTask::BuildContext(size_t doc_index, const PromptOptions& opti
     return system_prompt + FewshotText(FewshotIndices(doc_index, options.num_fewshot)) + question;
   }
   std::vector<ChatMessage> messages;
-  if (!system_prompt.empty()) messages.push_back({"system", system_prompt});
+  // A template without a system role: lm-eval renders again without the
+  // system turn (description and system instruction are lost, as there).
+  if (!system_prompt.empty() && options.chat_template->has_system_role()) messages.push_back({"system", system_prompt});
   if (options.num_fewshot > 0) {
     if (options.fewshot_as_multiturn) {
       for (size_t shot : FewshotIndices(doc_index, options.num_fewshot)) {

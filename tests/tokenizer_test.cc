@@ -1,6 +1,7 @@
 // The tokenizer engine against reference outputs of Hugging Face tokenizers
 // (../shared/golden/tokenizers) and against LLaDA's pre-tokenizer rules.
 #include "models/tokenizer/encode_pair.h"
+#include "models/tokenizer/generation_text.h"
 #include "models/tokenizer/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -271,6 +272,73 @@ TEST_F(EncodePairTest, EmptyContinuationAfterAMergeFallsBackToEncodingItAlone) {
   EXPECT_TRUE(pair.boundary_merged);
   EXPECT_TRUE(pair.continuation_fallback);
   EXPECT_EQ(pair.continuation, tokenizer_->Encode("ld", false));
+}
+
+}  // namespace
+}  // namespace llada
+
+namespace llada {
+namespace {
+
+// The text <-> ids edges of a run against transformers v4.39.0 on the real
+// tokenizers (tests/reference/text_path.py wrote tests/data/text_path.json).
+class TextPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LLADA_REQUIRE_SHARED();
+    reference_ = nlohmann::json::parse(ReadFile(testing::SourceDir() / "tests" / "data" / "text_path.json"));
+  }
+  const Tokenizer& Load(const std::string& name) {
+    auto& slot = tokenizers_[name];
+    if (!slot) slot = Tokenizer::Load(SharedDir() / "tokenizers" / name);
+    return *slot;
+  }
+  nlohmann::json reference_;
+  std::map<std::string, std::unique_ptr<Tokenizer>> tokenizers_;
+};
+
+// tokenizer(text)["input_ids"] (eval_llada.py: llama2's post-processor puts
+// BOS <s> = 1 first; Llama-3's tokenizer.json here adds none) and HFLM's
+// add_special_tokens=add_bos_token.
+TEST_F(TextPathTest, SpecialTokensAreAddedAsTransformersAddsThem) {
+  size_t with_bos = 0;
+  for (const auto& record : reference_.at("encode")) {
+    const auto& tokenizer = Load(record.at("tokenizer"));
+    const bool special = record.at("add_special_tokens");
+    const auto expected = record.at("ids").get<std::vector<int32_t>>();
+    EXPECT_EQ(tokenizer.Encode(record.at("text"), special), expected)
+        << record.at("tokenizer") << " " << record.at("text") << " add_special_tokens=" << special;
+    with_bos += special && !expected.empty() && expected.front() == 1;
+  }
+  EXPECT_EQ(with_bos, 5u);  // llama2, every text (the empty one included)
+}
+
+// A response from generated ids, as eval_llada.py and as lm-eval's HFLM make
+// it: stop strings cut in list order (overlapping ones too), special tokens
+// kept for the cut and dropped after it.
+TEST_F(TextPathTest, ResponsesAreCutAndDecodedAsTheReferencesDo) {
+  size_t checked = 0, differ = 0;
+  for (const auto& record : reference_.at("generation")) {
+    const auto& tokenizer = Load(record.at("tokenizer"));
+    const auto ids = record.at("ids").get<std::vector<int32_t>>();
+    const auto until = record.at("until").get<std::vector<std::string>>();
+    const std::string where = record.at("tokenizer").get<std::string>() + " " + record.at("ids").dump() + " until " +
+                              record.at("until").dump();
+    EXPECT_EQ(LladaResponseText(tokenizer, ids, until), record.at("llada").get<std::string>()) << where;
+    EXPECT_EQ(HflmResponseText(tokenizer, ids, until), record.at("hflm").get<std::string>()) << where;
+    differ += record.at("llada") != record.at("hflm");
+    ++checked;
+  }
+  EXPECT_EQ(checked, 9u);
+  EXPECT_EQ(differ, 2u);  // the two references disagree on spaces around special tokens
+}
+
+TEST(CutAtStopsTest, CutsInListOrderAndIgnoresEmptyStops) {
+  EXPECT_EQ(CutAtStops("xabcy", {"bc", "ab"}), "xa");  // "bc" first leaves "xa", where "ab" no longer occurs
+  EXPECT_EQ(CutAtStops("xabcy", {"ab", "bc"}), "x");
+  EXPECT_EQ(CutAtStops("4.\n\nQuestion: 5", {"", "Question:"}), "4.\n\n");
+  EXPECT_EQ(CutAtStops("no stop", {"Question:"}), "no stop");
+  EXPECT_EQ(CutAtStops("Question: at the start", {"Question:"}), "");
 }
 
 }  // namespace

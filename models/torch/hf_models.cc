@@ -9,6 +9,7 @@
 #include "core/text.h"
 #include "models/model.h"
 #include "models/tokenizer/encode_pair.h"
+#include "models/tokenizer/generation_text.h"
 #include "models/tokenizer/tokenizer.h"
 #include "models/torch/backends.h"
 #include "models/torch/causal_lm.h"
@@ -76,17 +77,6 @@ T Arg(const nlohmann::json& args, const char* key, T fallback) {
   } catch (const nlohmann::json::exception&) {
     throw UserError(std::string("model argument '") + key + "' has the wrong type");
   }
-}
-
-// lm-eval's stop-sequence handling: cut at the first occurrence of each
-// `until` string, in list order.
-std::string CutAtStops(std::string text, const std::vector<std::string>& until) {
-  for (const auto& stop : until) {
-    if (stop.empty()) continue;
-    const size_t at = text.find(stop);
-    if (at != std::string::npos) text.resize(at);
-  }
-  return text;
 }
 
 class HfModel : public Model {
@@ -223,11 +213,8 @@ class LladaModel : public HfModel {
       const auto output = LladaGenerate(*model_, torch::tensor(prompt, torch::kInt64).unsqueeze(0), generate_);
       const auto generated = output[0].slice(0, static_cast<int64_t>(prompt.size())).to(torch::kCPU);
       const std::vector<int32_t> ids(generated.data_ptr<int64_t>(), generated.data_ptr<int64_t>() + generated.numel());
-      // eval_llada.py: decode with specials, cut at the stop strings, then
-      // re-encode and decode without specials (drops <|endoftext|>, <|eot_id|>).
-      const std::string text = CutAtStops(tokenizer_->Decode(ids, false), request.until);
       Response response;
-      response.text = tokenizer_->Decode(tokenizer_->Encode(text, false), true);
+      response.text = LladaResponseText(*tokenizer_, ids, request.until);
       responses.push_back(response);
     }
     return responses;
@@ -337,8 +324,7 @@ class CausalModel : public HfModel {
       if (static_cast<int64_t>(prompt.size()) > room) prompt.erase(prompt.begin(), prompt.end() - room);
       const auto generated = GreedyGenerate(*model_, prompt, budget, stop_ids_);
       Response response;
-      response.text = CutAtStops(tokenizer_->Decode(std::vector<int32_t>(generated.begin(), generated.end()), true),
-                                 request.until);
+      response.text = HflmResponseText(*tokenizer_, std::vector<int32_t>(generated.begin(), generated.end()), request.until);
       responses.push_back(response);
     }
     return responses;
