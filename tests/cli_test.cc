@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <thread>
 
 #include "core/file_io.h"
@@ -36,7 +38,9 @@ int CountLines(const std::string& text) { return static_cast<int>(std::count(tex
 
 // Replay lines answering every request of `requests_jsonl`.
 // gold=true: the gold answer wins; gold=false: a wrong answer wins.
-std::string MakeReplay(const std::string& requests_jsonl, const std::filesystem::path& data, bool gold) {
+// gold(task, doc): whether that document is answered right.
+std::string MakeReplayWhere(const std::string& requests_jsonl, const std::filesystem::path& data,
+                            const std::function<bool(const std::string&, size_t)>& answered_right) {
   std::map<std::string, std::vector<std::vector<std::string>>> mmlu_rows;
   std::vector<nlohmann::json> gsm8k_docs;
   std::string replay;
@@ -45,6 +49,7 @@ std::string MakeReplay(const std::string& requests_jsonl, const std::filesystem:
     const auto request = nlohmann::json::parse(line);
     const std::string task = request.at("task");
     const size_t doc = request.at("doc_index");
+    const bool gold = answered_right(task, doc);
     nlohmann::json record = {{"task", task}, {"doc_index", doc}, {"request_index", request.at("request_index")}};
     if (task == "gsm8k") {
       if (gsm8k_docs.empty())
@@ -64,6 +69,9 @@ std::string MakeReplay(const std::string& requests_jsonl, const std::filesystem:
     replay += record.dump() + "\n";
   }
   return replay;
+}
+std::string MakeReplay(const std::string& requests_jsonl, const std::filesystem::path& data, bool gold) {
+  return MakeReplayWhere(requests_jsonl, data, [gold](const std::string&, size_t) { return gold; });
 }
 
 class CliTest : public ::testing::Test {
@@ -167,6 +175,81 @@ TEST_F(CliTest, ReplayingGoldScoresOneAndWrongScoresZeroOnRealTestSplits) {
     EXPECT_EQ(results["gsm8k"]["exact_match,strict-match"].get<double>(), expected);
     EXPECT_EQ(results["gsm8k"]["exact_match,flexible-extract"].get<double>(), expected);
   }
+}
+
+// Groups over subtasks of unequal size, by hand: documents 95-124 of every MMLU
+// subject (5 for the subjects of 100 questions, 30 for those of 125 or more,
+// sizes between for the others), the even-numbered ones answered right. Each category is the
+// size-weighted mean of its subjects with lm-eval's pooled_sample_stderr, and
+// mmlu the same over the four categories (their pooled stderrs and sizes).
+TEST_F(CliTest, GroupsWeightSubtasksBySizeAndPoolTheirStderrs) {
+  LLADA_REQUIRE_SHARED();
+  const auto data = SharedDir() / "data";
+  const std::vector<std::string> selection = {"--tasks", "mmlu", "--data-dir", data.string(), "--doc-range", "95:125"};
+  auto args = selection;
+  args.insert(args.begin(), "requests");
+  const CliResult requests = RunCli(args);
+  ASSERT_EQ(requests.exit_code, 0) << requests.err;
+  const auto replay = tmp_.path() / "replay.jsonl";
+  WriteFile(replay, MakeReplayWhere(requests.out, data, [](const std::string&, size_t doc) { return doc % 2 == 0; }));
+  args = selection;
+  for (const std::string& extra :
+       std::vector<std::string>{"--model", "replay:" + replay.string(), "--output", (tmp_.path() / "out").string()})
+    args.push_back(extra);
+  const CliResult run = RunCli(args);
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
+  const auto results = nlohmann::json::parse(ReadFile(LatestResults(tmp_.path() / "out")))["results"];
+
+  struct Part {
+    double correct, size, stderr_value;
+  };
+  auto mean_stderr = [](double correct, double size) {  // sample standard deviation (n - 1) / sqrt(n)
+    return std::sqrt(correct * (size - correct) / (size * (size - 1)) / size);
+  };
+  auto pooled = [](const std::vector<Part>& parts) {  // lm-eval's pooled_sample_stderr
+    double numerator = 0, total = 0;
+    for (const auto& p : parts) numerator += (p.size - 1) * p.stderr_value * p.stderr_value * p.size, total += p.size;
+    return std::sqrt(numerator / (total - static_cast<double>(parts.size())) / total);
+  };
+  auto sum = [](const std::vector<Part>& parts, double Part::*field) {
+    double total = 0;
+    for (const auto& p : parts) total += p.*field;
+    return total;
+  };
+  const auto mmlu_config = nlohmann::json::parse(ReadFile(SourceDir() / "configs" / "tasks" / "mmlu.json"));
+  std::map<std::string, std::vector<Part>> categories;
+  std::set<double> subject_sizes;
+  for (const auto& member : mmlu_config.at("members")) {
+    const std::string subject = member.at("subject");
+    const size_t rows = ParseCsv(ReadInputFile(data / "mmlu" / "test" / (subject + "_test.csv")), subject).size();
+    const size_t end = std::min<size_t>(125, rows);
+    double correct = 0;
+    for (size_t doc = 95; doc < end; ++doc) correct += doc % 2 == 0;
+    const double size = static_cast<double>(end - 95);
+    const Part part{correct, size, mean_stderr(correct, size)};
+    const std::string name = "mmlu_" + subject;
+    EXPECT_DOUBLE_EQ(results[name]["acc,none"].get<double>(), correct / size) << name;
+    EXPECT_NEAR(results[name]["acc_stderr,none"].get<double>(), part.stderr_value, 1e-12) << name;
+    categories[member.at("category")].push_back(part);
+    subject_sizes.insert(size);
+  }
+  ASSERT_EQ(subject_sizes, (std::set<double>{5, 7, 8, 13, 15, 17, 19, 26, 30}));  // subjects of 100 to 125+ questions
+  std::vector<Part> category_parts;
+  for (const auto& [category, parts] : categories) {
+    const Part part{sum(parts, &Part::correct), sum(parts, &Part::size), pooled(parts)};
+    const std::string name = "mmlu_" + category;
+    EXPECT_NEAR(results[name]["acc,none"].get<double>(), part.correct / part.size, 1e-12) << name;
+    EXPECT_NEAR(results[name]["acc_stderr,none"].get<double>(), part.stderr_value, 1e-12) << name;
+    category_parts.push_back(part);
+  }
+  const double correct = sum(category_parts, &Part::correct), size = sum(category_parts, &Part::size);
+  EXPECT_NEAR(results["mmlu"]["acc,none"].get<double>(), correct / size, 1e-12);
+  EXPECT_NEAR(results["mmlu"]["acc_stderr,none"].get<double>(), pooled(category_parts), 1e-12);
+  // The unweighted mean over STEM's subjects is far from the weighted one, so a
+  // wrong weighting shows above.
+  double unweighted = 0;
+  for (const auto& p : categories.at("stem")) unweighted += p.correct / p.size / static_cast<double>(categories.at("stem").size());
+  EXPECT_GT(std::abs(results["mmlu_stem"]["acc,none"].get<double>() - unweighted), 0.01);
 }
 
 TEST_F(CliTest, KilledRunResumesWithIdenticalResultsAndNoDuplicateRows) {
