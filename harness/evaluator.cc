@@ -761,6 +761,7 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
       TaskReport report = ScoreTask(plan.tasks[t], table.keys[t], table, scoring, *store, run_id,
                                     options.code_execution.ResolvedWorkers(), log_, interactive_, &index,
                                     &outcome.failed_documents, &outcome.unscored_documents);
+      if (options.after_store) options.after_store("samples " + report.name);
       reports[report.name] = std::move(report);
     }
     for (const auto& group : plan.selection.groups)
@@ -768,6 +769,7 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
     std::vector<MetricRecord> all_metrics;
     for (const auto& entry : index) all_metrics.push_back(entry.second);
     store->PutMetrics(run_id, all_metrics);
+    if (options.after_store) options.after_store("metrics");
     store->FinishRun(run_id, "finished");
 
     // 6. Outputs, in the order the user asked for the tasks.

@@ -51,6 +51,9 @@ struct EvalOptions {
   // Test seam: called after each batch of responses is committed, with the
   // number computed so far (tests kill or pause a run there).
   std::function<void(size_t committed)> after_commit;
+  // Test seam: called after each write of the scoring phase, with what was
+  // stored: "samples <task>" once a task's samples are in, then "metrics".
+  std::function<void(const std::string& stored)> after_store;
 };
 
 // One task's share of a run: the task, the documents chosen, their requests.

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "core/errors.h"
 #include "core/file_io.h"
 #include "core/text.h"
 #include "harness/evaluator.h"
@@ -208,7 +209,10 @@ TEST_F(CliTest, GroupsWeightSubtasksBySizeAndPoolTheirStderrs) {
   };
   auto pooled = [](const std::vector<Part>& parts) {  // lm-eval's pooled_sample_stderr
     double numerator = 0, total = 0;
-    for (const auto& p : parts) numerator += (p.size - 1) * p.stderr_value * p.stderr_value * p.size, total += p.size;
+    for (const auto& p : parts) {
+      numerator += (p.size - 1) * p.stderr_value * p.stderr_value * p.size;
+      total += p.size;
+    }
     return std::sqrt(numerator / (total - static_cast<double>(parts.size())) / total);
   };
   auto sum = [](const std::vector<Part>& parts, double Part::*field) {
@@ -770,6 +774,77 @@ TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
 
 INSTANTIATE_TEST_SUITE_P(Families, TorchCliTest, ::testing::Values("llada", "llama", "qwen2", "mistral"));
 
+// A torch backend's run stopped after its responses are in: killed once the
+// first task's samples are stored, killed once the metrics are stored (before
+// the run is marked finished), and failed by an error mid-fetch (a backend
+// error such as running out of GPU memory). Each time the same command resumes
+// run 1 and ends with the results, samples and row counts of a clean run.
+TEST(TorchCliResumeTest, RunsKilledWhileScoringOrFailedResumeToTheCleanResults) {
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "llada";
+  ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
+  auto args = [&](const std::filesystem::path& out) {
+    return std::vector<std::string>{
+        "--tasks", "mmlu_astronomy,gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+        "--limit", "3", "--shots", "0", "--model", model.string(), "--output", out.string(), "--log-samples",
+        "--model-args", "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8"};
+  };
+  const auto clean = testing::RunCli(args(tmp.path() / "clean"));
+  ASSERT_EQ(clean.exit_code, 0) << Describe(clean);
+  const auto clean_results = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / "clean")));
+
+  struct Interruption {
+    std::string name;
+    CliHooks hooks;
+    int expected_exit;  // -1: killed
+    int samples_left, metrics_left;
+  };
+  CliHooks after_first_task, after_metrics, failing_fetch;
+  after_first_task.after_store = [](const std::string& stored) {
+    if (stored == "samples mmlu_astronomy") ::raise(SIGKILL);
+  };
+  after_metrics.after_store = [](const std::string& stored) {
+    if (stored == "metrics") ::raise(SIGKILL);
+  };
+  failing_fetch.after_commit = [](size_t committed) {
+    if (committed >= 4) throw UserError("simulated backend failure after 4 responses");
+  };
+  const std::vector<Interruption> interruptions = {{"killed while scoring", after_first_task, -1, 3, 0},
+                                                   {"killed after the metrics", after_metrics, -1, 6, 3},
+                                                   {"failed while fetching", failing_fetch, 2, 0, 0}};
+  for (const auto& interruption : interruptions) {
+    SCOPED_TRACE(interruption.name);
+    const auto out = tmp.path() / ("out " + interruption.name);
+    const CliResult stopped = RunCliInChild(args(out), interruption.hooks);
+    if (interruption.expected_exit < 0) {
+      ASSERT_EQ(stopped.signal, SIGKILL) << Describe(stopped);
+    } else {
+      ASSERT_EQ(stopped.exit_code, interruption.expected_exit) << Describe(stopped);
+    }
+    {
+      auto store = Store::Open(out / "llada-eval.db");
+      EXPECT_EQ(store->GetRun(1)->status, interruption.expected_exit < 0 ? "running" : "failed");
+      EXPECT_EQ(store->CountRows("samples"), interruption.samples_left);
+      EXPECT_EQ(store->CountRows("metrics"), interruption.metrics_left);
+    }
+    const CliResult resumed = testing::RunCli(args(out));
+    ASSERT_EQ(resumed.exit_code, 0) << Describe(resumed);
+    EXPECT_NE(resumed.err.find("resuming run 1"), std::string::npos) << resumed.err;
+    const auto results = nlohmann::json::parse(testing::ReadFile(LatestResults(out)));
+    EXPECT_EQ(results["results"], clean_results["results"]);
+    for (const char* task : {"mmlu_astronomy", "gsm8k"}) {
+      const std::string file = std::string("samples_") + task + ".jsonl";
+      EXPECT_EQ(testing::ReadFile(out / file), testing::ReadFile(tmp.path() / "clean" / file)) << file;
+    }
+    auto store = Store::Open(out / "llada-eval.db");
+    EXPECT_EQ(store->CountRows("runs"), 1);
+    EXPECT_EQ(store->CountRows("samples"), 6);
+    EXPECT_EQ(store->CountRows("metrics"), 3);  // mmlu_astronomy acc, gsm8k's two filters
+    EXPECT_EQ(store->CountRows("request_cache"), 3 * 4 + 3);
+    EXPECT_EQ(store->GetRun(1)->status, "finished");
+  }
+}
+
 TEST(TorchCliErrorsTest, BrokenCheckpointIsOneClearError) {
   testing::TempDir tmp;
   const auto model = tmp.path() / "model";
@@ -936,7 +1011,28 @@ TEST(TorchCliLimitsTest, OverlongRequestsFailAloneOrAreTruncated) {
       EXPECT_NE(sample.value("error", std::string()).find("over the model's 256"), std::string::npos) << sample.dump();
     } else {
       EXPECT_FALSE(sample.contains("error")) << sample.dump();
-      EXPECT_EQ(sample["responses"].size(), 4u);
+      ASSERT_EQ(sample["responses"].size(), 4u);
+      // By hand: the first request's ids, context cut from the left to the
+      // last 257 - |continuation| tokens, scored by `loglik` on its own.
+      const auto requests = testing::RunCli({"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1"});
+      ASSERT_EQ(requests.exit_code, 0) << requests.err;
+      const auto request = nlohmann::json::parse(requests.out.substr(0, requests.out.find('\n')));
+      const std::string context = request.at("context"), continuation = request.at("continuation");
+      const auto encoded = testing::RunCli({"tokenize", "--tokenizer", model.string(), "--jsonl"}, {},
+                                           nlohmann::json(context).dump() + "\n" + nlohmann::json(context + continuation).dump() + "\n");
+      ASSERT_EQ(encoded.exit_code, 0) << encoded.err;
+      const auto lines = Split(encoded.out, '\n');
+      auto context_ids = nlohmann::json::parse(lines.at(0)).at("ids").get<std::vector<int>>();
+      const auto whole_ids = nlohmann::json::parse(lines.at(1)).at("ids").get<std::vector<int>>();
+      const std::vector<int> continuation_ids(whole_ids.begin() + static_cast<long>(context_ids.size()), whole_ids.end());
+      ASSERT_GT(context_ids.size() + continuation_ids.size(), 257u);  // long enough to be cut
+      context_ids.erase(context_ids.begin(), context_ids.end() - static_cast<long>(257 - continuation_ids.size()));
+      const auto scored = testing::RunCli({"loglik", "--model", model.string(), "--prompt-ids",
+                                           nlohmann::json(context_ids).dump(), "--answer-ids",
+                                           nlohmann::json(continuation_ids).dump()});
+      ASSERT_EQ(scored.exit_code, 0) << scored.err;
+      const double expected = nlohmann::json::parse(scored.out).at("loglik");
+      EXPECT_NEAR(sample["responses"][0]["loglikelihood"].get<double>(), expected, 1e-5 * std::abs(expected));
     }
   }
 }

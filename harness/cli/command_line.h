@@ -12,6 +12,8 @@ namespace llada {
 struct CliHooks {
   // Passed to the evaluator (EvalOptions::after_commit) by `run`.
   std::function<void(size_t committed)> after_commit;
+  // Passed to the evaluator (EvalOptions::after_store) by `run`.
+  std::function<void(const std::string& stored)> after_store;
 };
 
 // `args` without the program name. Returns the exit status.

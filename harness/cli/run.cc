@@ -23,6 +23,7 @@ class RunCommand : public Command {
   int Run(CommandContext& context) override {
     EvalOptions options = ToRunOptions(common_, flags_);
     options.after_commit = context.hooks.after_commit;
+    options.after_store = context.hooks.after_store;
     ModelRegistry models;
     RegisterBuiltinModels(models);
     Evaluator evaluator(context.Tasks(), models, std::cerr, isatty(STDERR_FILENO) != 0);
