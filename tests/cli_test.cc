@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/process/search_path.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -54,9 +53,11 @@ std::string MakeReplayWhere(const std::string& requests_jsonl, const std::filesy
     nlohmann::json record = {{"task", task}, {"doc_index", doc}, {"request_index", request.at("request_index")}};
     if (task == "gsm8k") {
       if (gsm8k_docs.empty())
-        for (const auto& row : ReadLines(data / "gsm8k" / "test.jsonl")) gsm8k_docs.push_back(nlohmann::json::parse(row));
+        for (const auto& row : ReadLines(data / "gsm8k" / "test.jsonl"))
+          gsm8k_docs.push_back(nlohmann::json::parse(row));
       // The reference solution itself ends "#### N"; a wrong one ends with a number no answer has.
-      record["output"] = gold ? " " + gsm8k_docs.at(doc).at("answer").get<std::string>() : " So it is 31337.\n#### 31337";
+      record["output"] =
+          gold ? " " + gsm8k_docs.at(doc).at("answer").get<std::string>() : " So it is 31337.\n#### 31337";
     } else {
       const std::string subject = task.substr(5);  // "mmlu_"
       if (!mmlu_rows.count(subject))
@@ -79,9 +80,15 @@ class CliTest : public ::testing::Test {
  protected:
   std::filesystem::path SampleData() const { return SourceDir() / "samples" / "data"; }
   std::vector<std::string> QuickstartArgs(const std::filesystem::path& out) const {
-    return {"run",      "--tasks", "mmlu_astronomy,mmlu_high_school_mathematics,gsm8k", "--data-dir",
-            SampleData().string(),   "--model", "replay:" + (SourceDir() / "samples/replay/quickstart.jsonl").string(),
-            "--output", out.string()};
+    return {"run",
+            "--tasks",
+            "mmlu_astronomy,mmlu_high_school_mathematics,gsm8k",
+            "--data-dir",
+            SampleData().string(),
+            "--model",
+            "replay:" + (SourceDir() / "samples/replay/quickstart.jsonl").string(),
+            "--output",
+            out.string()};
   }
   TempDir tmp_;
 };
@@ -252,7 +259,8 @@ TEST_F(CliTest, GroupsWeightSubtasksBySizeAndPoolTheirStderrs) {
   // The unweighted mean over STEM's subjects is far from the weighted one, so a
   // wrong weighting shows above.
   double unweighted = 0;
-  for (const auto& p : categories.at("stem")) unweighted += p.correct / p.size / static_cast<double>(categories.at("stem").size());
+  for (const auto& p : categories.at("stem"))
+    unweighted += p.correct / p.size / static_cast<double>(categories.at("stem").size());
   EXPECT_GT(std::abs(results["mmlu_stem"]["acc,none"].get<double>() - unweighted), 0.01);
 }
 
@@ -260,7 +268,11 @@ TEST_F(CliTest, KilledRunResumesWithIdenticalResultsAndNoDuplicateRows) {
   LLADA_REQUIRE_SHARED();
   const auto data = SharedDir() / "data";
   const std::vector<std::string> base = {"--tasks", "gsm8k,mmlu_anatomy", "--data-dir", data.string(), "--limit", "30"};
-  const CliResult requests = RunCli([&] { auto a = base; a.insert(a.begin(), "requests"); return a; }());
+  const CliResult requests = RunCli([&] {
+    auto a = base;
+    a.insert(a.begin(), "requests");
+    return a;
+  }());
   ASSERT_EQ(requests.exit_code, 0) << requests.err;
   const int total = CountLines(requests.out);
   ASSERT_EQ(total, 30 + 30 * 4);
@@ -307,7 +319,8 @@ TEST_F(CliTest, KilledRunResumesWithIdenticalResultsAndNoDuplicateRows) {
   const auto resumed_results = nlohmann::json::parse(ReadFile(LatestResults(tmp_.path() / "resumed")));
   const auto clean_results = nlohmann::json::parse(ReadFile(LatestResults(tmp_.path() / "clean")));
   EXPECT_EQ(resumed_results["results"], clean_results["results"]);
-  EXPECT_EQ(ReadFile(tmp_.path() / "resumed" / "samples_gsm8k.jsonl"), ReadFile(tmp_.path() / "clean" / "samples_gsm8k.jsonl"));
+  EXPECT_EQ(ReadFile(tmp_.path() / "resumed" / "samples_gsm8k.jsonl"),
+            ReadFile(tmp_.path() / "clean" / "samples_gsm8k.jsonl"));
   const double strict = resumed_results["results"]["gsm8k"]["exact_match,strict-match"];
   EXPECT_GT(strict, 0.0);
   EXPECT_LT(strict, 1.0);
@@ -408,9 +421,16 @@ class BadInputTest : public CliTest {
   }
 
   CliResult Run(const std::vector<std::string>& changes, const std::string& replay = "") {
-    std::vector<std::string> args = {"run",      "--tasks",    "mmlu_astronomy,gsm8k", "--data-dir",
-                                     (tmp_.path() / "data").string(), "--output", (tmp_.path() / "out").string(),
-                                     "--db",     db_.string(), "--model"};
+    std::vector<std::string> args = {"run",
+                                     "--tasks",
+                                     "mmlu_astronomy,gsm8k",
+                                     "--data-dir",
+                                     (tmp_.path() / "data").string(),
+                                     "--output",
+                                     (tmp_.path() / "out").string(),
+                                     "--db",
+                                     db_.string(),
+                                     "--model"};
     args.push_back(replay.empty() ? "replay:" + (SourceDir() / "samples/replay/quickstart.jsonl").string() : replay);
     args.insert(args.end(), changes.begin(), changes.end());
     return RunCli(args);
@@ -455,8 +475,7 @@ TEST_F(BadInputTest, TruncatedArchive) {
   const std::string zip = ReadFile(SharedDir() / "data" / "ceval" / "ceval-exam.zip");
   std::filesystem::create_directories(tmp_.path() / "data" / "ceval");
   WriteFile(tmp_.path() / "data" / "ceval" / "ceval-exam.zip", zip.substr(0, zip.size() / 3));
-  ExpectCleanFailure(Run({"--tasks", "ceval-valid_veterinary_medicine"}),
-                     {"ceval-exam.zip", "damaged or truncated"});
+  ExpectCleanFailure(Run({"--tasks", "ceval-valid_veterinary_medicine"}), {"ceval-exam.zip", "damaged or truncated"});
 }
 
 TEST_F(BadInputTest, UnknownTask) {
@@ -470,7 +489,8 @@ TEST_F(BadInputTest, ReplayFileLackingARecord) {
   for (const auto& line : ReadLines(SourceDir() / "samples/replay/quickstart.jsonl"))
     if (line.find("\"doc_index\": 2, \"request_index\": 0, \"output\"") == std::string::npos) kept += line + "\n";
   WriteFile(replay, kept);
-  ExpectCleanFailure(Run({}, "replay:" + replay.string()), {"partial.jsonl", "task gsm8k, doc_index 2, request_index 0"});
+  ExpectCleanFailure(Run({}, "replay:" + replay.string()),
+                     {"partial.jsonl", "task gsm8k, doc_index 2, request_index 0"});
 }
 
 TEST_F(BadInputTest, ReplayRecordLackingAKey) {
@@ -495,8 +515,8 @@ TEST_F(BadInputTest, UnknownOptionAndBadDocRange) {
 TEST_F(CliTest, FewshotSeedChangesTheDrawsAndTheCacheIdentity) {
   LLADA_REQUIRE_SHARED();
   auto requests = [&](const std::vector<std::string>& seed) {
-    std::vector<std::string> args = {"requests", "--tasks", "gsm8k", "--shots", "3", "--limit", "4",
-                                     "--data-dir", (SharedDir() / "data").string()};
+    std::vector<std::string> args = {
+        "requests", "--tasks", "gsm8k", "--shots", "3", "--limit", "4", "--data-dir", (SharedDir() / "data").string()};
     args.insert(args.end(), seed.begin(), seed.end());
     const CliResult r = RunCli(args);
     EXPECT_EQ(r.exit_code, 0) << Describe(r);
@@ -599,7 +619,9 @@ class CodeTaskCliTest : public CliTest {
     for (const auto& line : Split(ReadInputFile(SharedDir() / "data" / "humaneval" / "HumanEval.jsonl.gz"), '\n')) {
       if (PyStrip(line).empty() || doc == 6) continue;
       const std::string right = nlohmann::json::parse(line).at("canonical_solution");
-      replay += nlohmann::json({{"task", "humaneval"}, {"doc_index", doc}, {"request_index", 0},
+      replay += nlohmann::json({{"task", "humaneval"},
+                                {"doc_index", doc},
+                                {"request_index", 0},
                                 {"output", doc % 2 == 0 ? right : "    return None\n"}})
                     .dump() +
                 "\n";
@@ -610,8 +632,8 @@ class CodeTaskCliTest : public CliTest {
   }
   std::vector<std::string> Args(const std::string& out) const {
     return {"run", "--tasks", "humaneval", "--limit", "6", "--data-dir", (SharedDir() / "data").string(), "--model",
-            "replay:" + replay_.string(), "--output", (tmp_.path() / out).string(), "--log-samples",
-            "--exec-workers", "2",
+            "replay:" + replay_.string(), "--output", (tmp_.path() / out).string(), "--log-samples", "--exec-workers",
+            "2",
             // A FAIL must not become a TIMEOUT on a loaded machine.
             "--exec-time-floor", "60"};
   }
@@ -620,6 +642,44 @@ class CodeTaskCliTest : public CliTest {
   }
   std::filesystem::path replay_;
 };
+
+// The wall limit is max(--exec-time-floor, --exec-time-factor x the reference
+// solution's time): HumanEval/0's canonical solution after a 1.5 s sleep times
+// out under a 0.5 s floor with factor 1, and passes under a 60 s floor or a
+// factor of 1000 (ten seconds or more: the reference alone takes over 10 ms).
+TEST_F(CodeTaskCliTest, TimeLimitFloorAndFactorDecideTimeouts) {
+  const std::string canonical =
+      nlohmann::json::parse(Split(ReadInputFile(SharedDir() / "data" / "humaneval" / "HumanEval.jsonl.gz"), '\n').at(0))
+          .at("canonical_solution");
+  const auto replay = tmp_.path() / "slow.jsonl";
+  WriteFile(replay, nlohmann::json({{"task", "humaneval"},
+                                    {"doc_index", 0},
+                                    {"request_index", 0},
+                                    {"output", "    import time\n    time.sleep(1.5)\n" + canonical}})
+                            .dump() +
+                        "\n");
+  struct Case {
+    std::string floor, factor, verdict;
+  };
+  for (const auto& c : std::vector<Case>{{"0.5", "1", "TIMEOUT"}, {"60", "1", "PASS"}, {"0.5", "1000", "PASS"}}) {
+    const std::string out = "floor" + c.floor + "_factor" + c.factor;
+    const CliResult r =
+        RunCli({"run", "--tasks", "humaneval", "--limit", "1", "--data-dir", (SharedDir() / "data").string(), "--model",
+                "replay:" + replay.string(), "--output", (tmp_.path() / out).string(), "--log-samples",
+                "--exec-time-floor", c.floor, "--exec-time-factor", c.factor});
+    ASSERT_EQ(r.exit_code, 0) << Describe(r);
+    const auto sample = nlohmann::json::parse(ReadLines(tmp_.path() / out / "samples_humaneval.jsonl").at(0));
+    const auto& details = sample.at("details").at("pass@1,create_test");
+    EXPECT_EQ(details.at("verdict"), c.verdict) << out << ": " << details.dump();
+    EXPECT_EQ(details.at("calibration").at("floor"), std::stod(c.floor)) << details.dump();
+    EXPECT_EQ(details.at("calibration").at("factor"), std::stod(c.factor)) << details.dump();
+    const double reference = details.at("calibration").at("reference_seconds");
+    EXPECT_GT(reference, 0.01) << details.dump();
+    EXPECT_DOUBLE_EQ(details.at("limits").at("wall_seconds").get<double>(),
+                     std::max(std::stod(c.floor), std::stod(c.factor) * reference))
+        << details.dump();
+  }
+}
 
 TEST_F(CodeTaskCliTest, SandboxedRunScoresAndRecordsVerdicts) {
   const CliResult r = RunCli(Args("safe"));
@@ -710,13 +770,13 @@ exec )sh" + bwrap + " \"$@\"\n");
   for (int doc : {3, 5})
     EXPECT_EQ(samples.at(doc).at("details").at("pass@1,create_test").at("verdict"), "FAIL") << samples.at(doc);
   // pass@1 over the five scored documents: 3 canonical, 2 wrong.
-  EXPECT_DOUBLE_EQ(ResultsIn(tmp_.path() / "flaky").at("results").at("humaneval").at("pass@1,create_test").get<double>(),
-                   0.6);
+  EXPECT_DOUBLE_EQ(
+      ResultsIn(tmp_.path() / "flaky").at("results").at("humaneval").at("pass@1,create_test").get<double>(), 0.6);
 
   const CliResult again = RunCli(Args("flaky"));
   ASSERT_EQ(again.exit_code, 0) << Describe(again);
-  EXPECT_DOUBLE_EQ(ResultsIn(tmp_.path() / "flaky").at("results").at("humaneval").at("pass@1,create_test").get<double>(),
-                   0.5);
+  EXPECT_DOUBLE_EQ(
+      ResultsIn(tmp_.path() / "flaky").at("results").at("humaneval").at("pass@1,create_test").get<double>(), 0.5);
 }
 
 }  // namespace
@@ -738,10 +798,19 @@ TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
   ASSERT_EQ(made.exit_code, 0) << made.err;
   for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"})
     EXPECT_TRUE(std::filesystem::exists(model / file)) << file;
-  const std::vector<std::string> args = {
-      "--tasks", "mmlu_astronomy,gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
-      "--limit", "2", "--model", model.string(), "--output", (tmp_.path() / "out").string(), "--log-samples",
-      "--model-args", "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8,max_gen_toks=8"};
+  const std::vector<std::string> args = {"--tasks",
+                                         "mmlu_astronomy,gsm8k",
+                                         "--data-dir",
+                                         (testing::SourceDir() / "samples" / "data").string(),
+                                         "--limit",
+                                         "2",
+                                         "--model",
+                                         model.string(),
+                                         "--output",
+                                         (tmp_.path() / "out").string(),
+                                         "--log-samples",
+                                         "--model-args",
+                                         "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8,max_gen_toks=8"};
   const auto first = testing::RunCli(args);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_TRUE(testing::ContainsCount(first.err, "10 responses computed, 0 from cache")) << first.err;
@@ -749,7 +818,8 @@ TEST_P(TorchCliTest, TinyCheckpointEvaluatesAndRerunsFromCache) {
   const double acc = results["results"]["mmlu_astronomy"]["acc,none"];
   EXPECT_GE(acc, 0.0);
   EXPECT_LE(acc, 1.0);
-  const auto sample = nlohmann::json::parse(testing::ReadLines(tmp_.path() / "out" / "samples_mmlu_astronomy.jsonl")[0]);
+  const auto sample =
+      nlohmann::json::parse(testing::ReadLines(tmp_.path() / "out" / "samples_mmlu_astronomy.jsonl")[0]);
   ASSERT_EQ(sample["responses"].size(), 4u);
   for (const auto& response : sample["responses"]) {
     EXPECT_LT(response["loglikelihood"].get<double>(), 0.0);  // a log-probability of a real token sequence
@@ -784,10 +854,21 @@ TEST(TorchCliResumeTest, RunsKilledWhileScoringOrFailedResumeToTheCleanResults) 
   const auto model = tmp.path() / "llada";
   ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
   auto args = [&](const std::filesystem::path& out) {
-    return std::vector<std::string>{
-        "--tasks", "mmlu_astronomy,gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
-        "--limit", "3", "--shots", "0", "--model", model.string(), "--output", out.string(), "--log-samples",
-        "--model-args", "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8"};
+    return std::vector<std::string>{"--tasks",
+                                    "mmlu_astronomy,gsm8k",
+                                    "--data-dir",
+                                    (testing::SourceDir() / "samples" / "data").string(),
+                                    "--limit",
+                                    "3",
+                                    "--shots",
+                                    "0",
+                                    "--model",
+                                    model.string(),
+                                    "--output",
+                                    out.string(),
+                                    "--log-samples",
+                                    "--model-args",
+                                    "mc_num=2,mc_batch_size=2,gen_length=8,steps=4,block_length=8"};
   };
   const auto clean = testing::RunCli(args(tmp.path() / "clean"));
   ASSERT_EQ(clean.exit_code, 0) << Describe(clean);
@@ -851,8 +932,9 @@ TEST(TorchCliErrorsTest, BrokenCheckpointIsOneClearError) {
   ASSERT_EQ(testing::RunCli({"init-model", "--out", model.string()}).exit_code, 0);
   const std::string bytes = testing::ReadFile(model / "model.safetensors");
   testing::WriteFile(model / "model.safetensors", bytes.substr(0, bytes.size() / 2));
-  const auto result = testing::RunCli({"--tasks", "gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
-                                       "--model", model.string(), "--output", (tmp.path() / "out").string()});
+  const auto result =
+      testing::RunCli({"--tasks", "gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+                       "--model", model.string(), "--output", (tmp.path() / "out").string()});
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find("model.safetensors"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("truncated"), std::string::npos) << result.err;
@@ -865,8 +947,9 @@ TEST(TorchCliErrorsTest, CheckpointWithoutTokenizerNamesTheModel) {
   const auto model = tmp.path() / "model";
   ASSERT_EQ(testing::RunCli({"init-model", "--out", model.string()}).exit_code, 0);
   std::filesystem::remove(model / "tokenizer.json");
-  const auto result = testing::RunCli({"--tasks", "gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
-                                       "--model", model.string(), "--output", (tmp.path() / "out").string()});
+  const auto result =
+      testing::RunCli({"--tasks", "gsm8k", "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+                       "--model", model.string(), "--output", (tmp.path() / "out").string()});
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find((model / "tokenizer.json").string() + ": --model: no tokenizer.json"), std::string::npos)
       << result.err;
@@ -883,41 +966,78 @@ namespace {
 // would check a checkpoint against a reference run.
 TEST(InspectCliTest, TinyLladaGoldenCasesThroughTheCommands) {
   LLADA_REQUIRE_SHARED();
-  const auto golden = nlohmann::json::parse(testing::ReadFile(testing::SharedDir() / "golden" / "tiny-llada" / "golden.json"));
+  const auto golden =
+      nlohmann::json::parse(testing::ReadFile(testing::SharedDir() / "golden" / "tiny-llada" / "golden.json"));
   const std::string model = (testing::SharedDir() / "models" / "tiny-llada").string();
   testing::TempDir tmp;
   for (const auto& entry : golden.at("logits")) {
     const auto out = tmp.path() / "logits.f32";
-    const auto r = testing::RunCli({"logits", "--model", model, "--ids", entry.at("input_ids").dump(), "--out", out.string()});
+    const auto r =
+        testing::RunCli({"logits", "--model", model, "--ids", entry.at("input_ids").dump(), "--out", out.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string ours = testing::ReadFile(out);
-    const std::string theirs =
-        testing::ReadFile(testing::SharedDir() / "golden" / "tiny-llada" / entry.at("logits").at("file").get<std::string>());
+    const std::string theirs = testing::ReadFile(testing::SharedDir() / "golden" / "tiny-llada" /
+                                                 entry.at("logits").at("file").get<std::string>());
     ASSERT_EQ(ours.size(), theirs.size());
     double max_rel = 0.0;
     for (size_t i = 0; i < ours.size(); i += 4) {
       float a, b;
       std::memcpy(&a, ours.data() + i, 4);
       std::memcpy(&b, theirs.data() + i, 4);
-      max_rel = std::max(max_rel, std::abs(static_cast<double>(a) - b) / std::max(1.0, std::abs(static_cast<double>(b))));
+      max_rel =
+          std::max(max_rel, std::abs(static_cast<double>(a) - b) / std::max(1.0, std::abs(static_cast<double>(b))));
     }
     EXPECT_LT(max_rel, 1e-5) << entry.at("name");
   }
   for (const auto& c : golden.at("get_log_likelihood").at("cases")) {
-    const auto r = testing::RunCli({"loglik", "--model", model, "--prompt-ids", c.at("prompt").dump(), "--answer-ids",
-                                    c.at("answer").dump(), "--mc-num", c.at("mc_num").dump(), "--batch-size",
-                                    c.at("batch_size").dump(), "--cfg", c.at("cfg_scale").dump(), "--seed",
-                                    c.at("seed").dump()});
+    const auto r =
+        testing::RunCli({"loglik", "--model", model, "--prompt-ids", c.at("prompt").dump(), "--answer-ids",
+                         c.at("answer").dump(), "--mc-num", c.at("mc_num").dump(), "--batch-size",
+                         c.at("batch_size").dump(), "--cfg", c.at("cfg_scale").dump(), "--seed", c.at("seed").dump()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto result = nlohmann::json::parse(r.out);
     const double expected = c.at("log_likelihood").get<double>();
     EXPECT_NEAR(result.at("loglik").get<double>(), expected, 1e-6 * std::abs(expected)) << c.at("name");
   }
+  // eval_llada.py's suffix-greedy check (is_check_greedy): one case where the
+  // answer is the model's greedy continuation, one where it is not.
+  size_t greedy_cases = 0;
+  for (const auto& c : golden.at("eval_llada").at("cases")) {
+    std::vector<std::string> args = {
+        "loglik",        "--model", model, "--prompt-ids", c.at("prompt").dump(), "--answer-ids", c.at("answer").dump(),
+        "--check-greedy"};
+    if (c.contains("seed"))
+      for (const std::string& extra :
+           std::vector<std::string>{"--seed", c.at("seed").dump(), "--mc-num", c.at("mc_num").dump(), "--batch-size",
+                                    c.at("batch_size").dump()})
+        args.push_back(extra);
+    const auto r = testing::RunCli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto result = nlohmann::json::parse(r.out);
+    EXPECT_EQ(result.at("greedy").get<bool>(), c.at("suffix_greedy_prediction").get<bool>()) << c.at("name");
+    if (c.contains("get_loglikelihood")) {
+      const double expected = c.at("get_loglikelihood");
+      EXPECT_NEAR(result.at("loglik").get<double>(), expected, 1e-6 * std::abs(expected)) << c.at("name");
+    }
+    ++greedy_cases;
+  }
+  EXPECT_EQ(greedy_cases, 2u);
   for (const auto& c : golden.at("generate").at("cases")) {
-    std::vector<std::string> args = {"generate", "--model", model, "--prompt-ids", c.at("prompt").dump(),
-                                     "--steps", c.at("steps").dump(), "--gen-length", c.at("gen_length").dump(),
-                                     "--block-length", c.at("block_length").dump(), "--temperature",
-                                     c.at("temperature").dump(), "--remasking", c.at("remasking").get<std::string>()};
+    std::vector<std::string> args = {"generate",
+                                     "--model",
+                                     model,
+                                     "--prompt-ids",
+                                     c.at("prompt").dump(),
+                                     "--steps",
+                                     c.at("steps").dump(),
+                                     "--gen-length",
+                                     c.at("gen_length").dump(),
+                                     "--block-length",
+                                     c.at("block_length").dump(),
+                                     "--temperature",
+                                     c.at("temperature").dump(),
+                                     "--remasking",
+                                     c.at("remasking").get<std::string>()};
     if (!c.at("seed_before_call").is_null()) {
       args.push_back("--seed");
       args.push_back(c.at("seed_before_call").dump());
@@ -965,17 +1085,18 @@ TEST(PresetCliTest, PresetsSetShotCountsAndUnknownOnesAreListed) {
     return n;
   };
   // llada-paper: GSM8K 4-shot (the paper's), so the prompt holds 4 examples + the question.
-  const auto paper = testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--limit", "1", "--preset", "llada-paper"});
+  const auto paper =
+      testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--limit", "1", "--preset", "llada-paper"});
   ASSERT_EQ(paper.exit_code, 0) << paper.err;
   EXPECT_EQ(count(paper.out, "Answer:"), 5u);  // ("Question:" also appears in `until`)
   // lm-eval-default: MMLU 0-shot, as lm-eval runs it without --num_fewshot.
-  const auto lmeval = testing::RunCli({"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1",
-                                       "--preset", "lm-eval-default"});
+  const auto lmeval = testing::RunCli(
+      {"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1", "--preset", "lm-eval-default"});
   ASSERT_EQ(lmeval.exit_code, 0) << lmeval.err;
   EXPECT_EQ(count(lmeval.out, "Answer:"), 4u);  // one per choice request, no examples
   // --shots overrides the preset.
-  const auto shots = testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--limit", "1", "--preset",
-                                      "llada-paper", "--shots", "2"});
+  const auto shots = testing::RunCli(
+      {"requests", "--tasks", "gsm8k", "--data-dir", data, "--limit", "1", "--preset", "llada-paper", "--shots", "2"});
   EXPECT_EQ(count(shots.out, "Answer:"), 3u);
   const auto unknown = testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--preset", "nope"});
   EXPECT_EQ(unknown.exit_code, 2);
@@ -1001,9 +1122,9 @@ TEST(TorchCliLimitsTest, OverlongRequestsFailAloneOrAreTruncated) {
     config[std::string(arch) == "llada" ? "max_sequence_length" : "max_position_embeddings"] = 256;
     testing::WriteFile(model / "config.json", config.dump());
     const auto out = tmp.path() / (std::string(arch) + "-out");
-    const auto result = testing::RunCli({"--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "2", "--model",
-                                         model.string(), "--output", out.string(), "--log-samples", "--model-args",
-                                         "mc_num=2,mc_batch_size=2"});
+    const auto result =
+        testing::RunCli({"--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "2", "--model", model.string(),
+                         "--output", out.string(), "--log-samples", "--model-args", "mc_num=2,mc_batch_size=2"});
     ASSERT_EQ(result.exit_code, 0) << result.err;  // a failing sample never kills the run
     const auto sample = nlohmann::json::parse(testing::ReadLines(out / "samples_mmlu_astronomy.jsonl")[0]);
     if (std::string(arch) == "llada") {
@@ -1014,22 +1135,25 @@ TEST(TorchCliLimitsTest, OverlongRequestsFailAloneOrAreTruncated) {
       ASSERT_EQ(sample["responses"].size(), 4u);
       // By hand: the first request's ids, context cut from the left to the
       // last 257 - |continuation| tokens, scored by `loglik` on its own.
-      const auto requests = testing::RunCli({"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1"});
+      const auto requests =
+          testing::RunCli({"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1"});
       ASSERT_EQ(requests.exit_code, 0) << requests.err;
       const auto request = nlohmann::json::parse(requests.out.substr(0, requests.out.find('\n')));
       const std::string context = request.at("context"), continuation = request.at("continuation");
-      const auto encoded = testing::RunCli({"tokenize", "--tokenizer", model.string(), "--jsonl"}, {},
-                                           nlohmann::json(context).dump() + "\n" + nlohmann::json(context + continuation).dump() + "\n");
+      const auto encoded =
+          testing::RunCli({"tokenize", "--tokenizer", model.string(), "--jsonl"}, {},
+                          nlohmann::json(context).dump() + "\n" + nlohmann::json(context + continuation).dump() + "\n");
       ASSERT_EQ(encoded.exit_code, 0) << encoded.err;
       const auto lines = Split(encoded.out, '\n');
       auto context_ids = nlohmann::json::parse(lines.at(0)).at("ids").get<std::vector<int>>();
       const auto whole_ids = nlohmann::json::parse(lines.at(1)).at("ids").get<std::vector<int>>();
-      const std::vector<int> continuation_ids(whole_ids.begin() + static_cast<long>(context_ids.size()), whole_ids.end());
+      const std::vector<int> continuation_ids(whole_ids.begin() + static_cast<long>(context_ids.size()),
+                                              whole_ids.end());
       ASSERT_GT(context_ids.size() + continuation_ids.size(), 257u);  // long enough to be cut
       context_ids.erase(context_ids.begin(), context_ids.end() - static_cast<long>(257 - continuation_ids.size()));
-      const auto scored = testing::RunCli({"loglik", "--model", model.string(), "--prompt-ids",
-                                           nlohmann::json(context_ids).dump(), "--answer-ids",
-                                           nlohmann::json(continuation_ids).dump()});
+      const auto scored =
+          testing::RunCli({"loglik", "--model", model.string(), "--prompt-ids", nlohmann::json(context_ids).dump(),
+                           "--answer-ids", nlohmann::json(continuation_ids).dump()});
       ASSERT_EQ(scored.exit_code, 0) << scored.err;
       const double expected = nlohmann::json::parse(scored.out).at("loglik");
       EXPECT_NEAR(sample["responses"][0]["loglikelihood"].get<double>(), expected, 1e-5 * std::abs(expected));
@@ -1046,13 +1170,15 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
   const auto model = tmp.path() / "llada";
   ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
   const auto preset = tmp.path() / "tiny.json";
-  testing::WriteFile(preset, R"({"name": "tiny", "model_args": {"mc_num": 2, "gen_length": 8, "steps": 8, "block_length": 8},
+  testing::WriteFile(preset,
+                     R"({"name": "tiny", "model_args": {"mc_num": 2, "gen_length": 8, "steps": 8, "block_length": 8},
                                  "tasks": {"gsm8k": {"num_fewshot": 0, "model_args": {"gen_length": 16, "steps": 4}},
                                            "mmlu": {"num_fewshot": 0}}})");
   const auto out = tmp.path() / "out";
   auto run = [&](std::vector<std::string> extra) {
-    std::vector<std::string> args = {"--tasks", "mmlu_astronomy,gsm8k", "--data-dir", data, "--limit", "1", "--model",
-                                     model.string(), "--output", out.string(), "--preset", preset.string()};
+    std::vector<std::string> args = {
+        "--tasks", "mmlu_astronomy,gsm8k", "--data-dir", data,         "--limit",  "1",
+        "--model", model.string(),         "--output",   out.string(), "--preset", preset.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return testing::RunCli(args);
   };
@@ -1086,6 +1212,157 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
   EXPECT_NE(bad.err.find("must be a multiple of block_length"), std::string::npos) << bad.err;
 }
 
+// --device and --dtype through `run` on the checkpoint of the e2e goldens:
+// unknown or unavailable devices and dtypes the CPU cannot compute are clear
+// user errors before any work; bfloat16 runs and stays near the float32
+// reference; the run record says what ran.
+TEST(TorchCliDeviceTest, DevicesAndDtypesRunOrFailClearly) {
+  LLADA_REQUIRE_SHARED();
+  testing::TempDir tmp;
+  const auto golden = nlohmann::json::parse(testing::ReadFile(SharedDir() / "golden" / "e2e" / "e2e_golden.json"));
+  auto run = [&](const std::string& label, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--model",
+                                     (SharedDir() / "models" / "mini-llada-llama2").string(),
+                                     "--tasks",
+                                     "mmlu_abstract_algebra",
+                                     "--shots",
+                                     "5",
+                                     "--limit",
+                                     "5",
+                                     "--data-dir",
+                                     (SharedDir() / "data").string(),
+                                     "--model-args",
+                                     "mc_num=1",
+                                     "--log-samples",
+                                     "--output",
+                                     (tmp.path() / label).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCli(args);
+  };
+  const auto npu = run("npu", {"--device", "npu"});
+  EXPECT_EQ(npu.exit_code, 2) << Describe(npu);
+  EXPECT_NE(npu.err.find("--device: 'npu' (expected cpu, cuda or cuda:N)"), std::string::npos) << npu.err;
+  const auto cuda = run("cuda", {"--device", "cuda:0"});
+  if (cuda.exit_code != 0) {  // a machine or build without CUDA
+    EXPECT_EQ(cuda.exit_code, 2) << Describe(cuda);
+    EXPECT_NE(cuda.err.find("--device cuda:0: CUDA is not available"), std::string::npos) << cuda.err;
+    EXPECT_FALSE(std::filesystem::exists(tmp.path() / "cuda" / "llada-eval.db"));  // refused before the store
+  } else {
+    EXPECT_EQ(nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / "cuda")))["config"]["device"],
+              "cuda:0");
+  }
+  const auto typo = run("typo", {"--dtype", "half"});
+  EXPECT_EQ(typo.exit_code, 2) << Describe(typo);
+  EXPECT_NE(typo.err.find("--dtype: 'half' (expected auto, float32, bfloat16 or float16)"), std::string::npos);
+
+  // Each dtype against the float32 reference: bfloat16 computes with 8
+  // mantissa bits, so close but not equal.
+  for (const std::string dtype : {"bfloat16", "float16"}) {
+    const auto result = run(dtype, {"--dtype", dtype});
+    if (dtype == "float16" && result.exit_code != 0) {  // LibTorch 1.13: no float16 matmul on the CPU
+      EXPECT_EQ(result.exit_code, 2) << Describe(result);
+      EXPECT_NE(result.err.find("--dtype float16: this LibTorch"), std::string::npos) << result.err;
+      continue;
+    }
+    ASSERT_EQ(result.exit_code, 0) << Describe(result);
+    const auto results = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / dtype)));
+    EXPECT_EQ(results["config"]["dtype"], dtype);
+    std::map<size_t, nlohmann::json> samples;
+    for (const auto& line : testing::ReadLines(tmp.path() / dtype / "samples_mmlu_abstract_algebra.jsonl")) {
+      const auto sample = nlohmann::json::parse(line);
+      samples[sample.at("doc_index").get<size_t>()] = sample;
+    }
+    double largest = 0;
+    for (const auto& request : golden["cases"]["mmlu"]["requests"]) {
+      const double expected = request.at("loglikelihood");
+      const double ours = samples.at(
+          request.at("doc_index").get<size_t>())["responses"][request.at("idx").get<size_t>()]["loglikelihood"];
+      largest = std::max(largest, std::abs(ours - expected) / std::abs(expected));
+    }
+    EXPECT_GT(largest, 1e-6) << dtype << " gave float32's numbers: was it applied?";
+    EXPECT_LT(largest, 0.02) << dtype;
+  }
+}
+
+// The chat flags through the command line, prompts written out by hand from
+// the shipped samples: a named template with a system instruction and
+// multi-turn shots; a template without a system role; and the template a
+// checkpoint declares in its tokenizer_config.json (--apply-chat-template).
+TEST(ChatCliTest, ChatFlagsRenderTheExpectedPrompts) {
+  const std::string data = (testing::SourceDir() / "samples" / "data").string();
+  const std::string shot =
+      "Which planet in the Solar System has the shortest orbital period?\nA. Mercury\nB. Venus\n"
+      "C. Earth\nD. Mars\nAnswer:";
+  const std::string question =
+      "Which gas makes up most of Jupiter's atmosphere by volume?\nA. Oxygen\nB. Hydrogen\n"
+      "C. Nitrogen\nD. Carbon dioxide\nAnswer:";
+  const std::string description = "The following are multiple choice questions (with answers) about astronomy.";
+  auto first_request = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto result = testing::RunCli(args);
+    EXPECT_EQ(result.exit_code, 0) << Describe(result);
+    return nlohmann::json::parse(result.out.substr(0, result.out.find('\n')));
+  };
+  const auto chatml = first_request({"--shots", "1", "--chat-template", "chatml", "--system-instruction",
+                                     "Answer with a letter.", "--fewshot-as-multiturn"});
+  EXPECT_EQ(chatml["context"], "<|im_start|>system\nAnswer with a letter.\n\n" + description +
+                                   "\n\n<|im_end|>\n<|im_start|>user\n" + shot +
+                                   "<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n<|im_start|>user\n" + question +
+                                   "<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(chatml["continuation"], "A");  // no target delimiter after the assistant header
+  const auto mistral =
+      first_request({"--shots", "1", "--chat-template", "mistral", "--system-instruction", "Be brief."});
+  EXPECT_EQ(mistral["context"], "<s>[INST] " + shot + " A\n\n" + question + " [/INST]");
+  const auto multiturn_without_template = testing::RunCli(
+      {"requests", "--tasks", "mmlu_astronomy", "--data-dir", data, "--limit", "1", "--fewshot-as-multiturn"});
+  EXPECT_EQ(multiturn_without_template.exit_code, 2);
+  EXPECT_NE(multiturn_without_template.err.find("--fewshot-as-multiturn needs --apply-chat-template"),
+            std::string::npos);
+
+  // --apply-chat-template: a checkpoint whose tokenizer_config.json carries
+  // LLaDA's template, with its own BOS.
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "llada";
+  ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
+  if (testing::SharedDir().empty()) return;
+  auto tokenizer_config = nlohmann::json::parse(testing::ReadFile(model / "tokenizer_config.json"));
+  tokenizer_config["chat_template"] = nlohmann::json::parse(testing::ReadFile(
+      testing::SharedDir() / "tokenizers" / "llada-8b-base-partial" / "tokenizer_config.json"))["chat_template"];
+  tokenizer_config["bos_token"] = "<BOS>";
+  testing::WriteFile(model / "tokenizer_config.json", tokenizer_config.dump());
+  const auto out = tmp.path() / "out";
+  const auto run = testing::RunCli({"--model", model.string(), "--tasks", "mmlu_astronomy", "--data-dir", data,
+                                    "--limit", "1", "--shots", "0", "--apply-chat-template", "--output", out.string(),
+                                    "--log-samples", "--model-args", "mc_num=1"});
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
+  const auto results = nlohmann::json::parse(testing::ReadFile(LatestResults(out)));
+  EXPECT_EQ(results["config"]["chat_template"], "llada");
+  const auto sample = nlohmann::json::parse(testing::ReadLines(out / "samples_mmlu_astronomy.jsonl").at(0));
+  auto store = Store::Open(out / "llada-eval.db");
+  const auto requests = store->LookupRequests({sample["request_keys"][0].get<std::string>()});
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests.begin()->second["context"], "<BOS><|start_header_id|>system<|end_header_id|>\n\n" + description +
+                                                     "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n" +
+                                                     question +
+                                                     "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+// Exit status 3 is an internal error (a bug), said as such; the run is marked
+// failed and its committed responses are kept.
+TEST_F(CliTest, AnInternalErrorExitsThreeAndKeepsTheRun) {
+  CliHooks bug;
+  bug.after_commit = [](size_t) { throw InternalError("simulated bug"); };
+  const auto out = tmp_.path() / "out";
+  const CliResult result = RunCliInChild(QuickstartArgs(out), bug);
+  EXPECT_EQ(result.exit_code, 3) << Describe(result);
+  EXPECT_NE(result.err.find("simulated bug"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("this is a bug; please report it"), std::string::npos) << result.err;
+  auto store = Store::Open(out / "llada-eval.db");
+  EXPECT_EQ(store->GetRun(1)->status, "failed");
+  EXPECT_GT(store->CountRows("request_cache"), 0);
+}
+
 // The fifteen evaluations end to end with the tiny LLaDA checkpoint: every
 // task renders, runs, scores (code in the sandbox) and reports. 0-shot keeps the byte-level
 // tiny tokenizer's prompts short enough for CI.
@@ -1098,10 +1375,10 @@ TEST(TorchCliAllTasksTest, EveryEvaluationRunsEndToEndOnTheTinyModel) {
   const std::string tasks =
       "mmlu,bbh,arc_challenge,hellaswag,truthfulqa_mc1,truthfulqa_mc2,winogrande,piqa,gsm8k,minerva_math,"
       "gpqa_main_n_shot,humaneval,mbpp,cmmlu,ceval-valid,reversal_poem";
-  const auto result = testing::RunCli({"--model", model.string(), "--tasks", tasks, "--limit", "1", "--shots", "0",
-                                       "--data-dir", (testing::SharedDir() / "data").string(), "--output",
-                                       out.string(), "--log-samples", "--model-args",
-                                       "mc_num=2,mc_batch_size=2,gen_length=8,steps=8,block_length=8"});
+  const auto result =
+      testing::RunCli({"--model", model.string(), "--tasks", tasks, "--limit", "1", "--shots", "0", "--data-dir",
+                       (testing::SharedDir() / "data").string(), "--output", out.string(), "--log-samples",
+                       "--model-args", "mc_num=2,mc_batch_size=2,gen_length=8,steps=8,block_length=8"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto results = nlohmann::json::parse(testing::ReadFile(testing::LatestResults(out)));
   for (const char* group : {"mmlu", "bbh_cot_fewshot", "minerva_math", "cmmlu", "ceval-valid"})

@@ -1,29 +1,28 @@
 // lm-evaluation-harness v0.4.8's own outputs (../shared/golden/lmeval) against
 // ours: prompts byte for byte, few-shot draws, extracted answers and scores.
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <boost/process/search_path.hpp>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <set>
 #include <thread>
 
-#include <re2/re2.h>
-
 #include "core/errors.h"
 #include "core/file_io.h"
-#include "harness/evaluator.h"
 #include "core/hashing.h"
 #include "core/text.h"
+#include "harness/evaluator.h"
+#include "scorers/code_execution.h"
 #include "scorers/math_answer.h"
 #include "scorers/metrics.h"
 #include "scorers/registry.h"
 #include "tasks/config_task.h"
 #include "tasks/registry.h"
-#include "scorers/code_execution.h"
 #include "tests/test_util.h"
 
 namespace llada {
@@ -214,9 +213,10 @@ TEST_F(LmEvalGoldenTest, WinograndeFiveShotQuestionsMatchLmEval) {
 // by content: a row equal to the document is dropped too) and the first five kept.
 TEST_F(LmEvalGoldenTest, WinograndeFewshotDrawsThroughTheTaskMatchLmEval) {
   LLADA_REQUIRE_SHARED();
-  const nlohmann::json draws = nlohmann::json::parse(ReadInputFile(SharedDir() / "golden" / "lmeval" / "fewshot_draws.json"))
-                                   .at("tasks")
-                                   .at("winogrande/winogrande");
+  const nlohmann::json draws =
+      nlohmann::json::parse(ReadInputFile(SharedDir() / "golden" / "lmeval" / "fewshot_draws.json"))
+          .at("tasks")
+          .at("winogrande/winogrande");
   const size_t pool_size = draws.at("pool_size");
   ASSERT_EQ(draws.at("draws").size(), 100u);
   // Document 7's third draw is made a copy of document 7: the filter must drop it.
@@ -307,8 +307,8 @@ TEST_F(LmEvalGoldenTest, GpqaPromptsHashesAndDrawsMatchLmEval) {
     if (Sha256Hex(request.context) == record.at("context_sha256").get<std::string>()) {
       observed[key] = "exact";
     } else {
-      observed[key] = std::to_string(static_cast<long>(CodePointLength(request.context)) -
-                                     record.at("context_len").get<long>());
+      observed[key] =
+          std::to_string(static_cast<long>(CodePointLength(request.context)) - record.at("context_len").get<long>());
     }
     std::vector<Response> responses(4);
     responses[record.at("gold").get<size_t>()].loglikelihood = 1.0;  // only the gold choice scores
@@ -353,9 +353,11 @@ TEST_F(LmEvalGoldenTest, MinervaMathScoringMatchesLmEval) {
     const std::string name = record.at("task");
     if (!tasks.count(name)) tasks[name] = LoadTask(name);
     const std::string output = record.at("output");
-    const std::string where = name + " doc " + record.at("doc_index").dump() + " (" + record.at("case").get<std::string>() + ")";
+    const std::string where =
+        name + " doc " + record.at("doc_index").dump() + " (" + record.at("case").get<std::string>() + ")";
     EXPECT_EQ(GetUnnormalizedAnswer(output), record.at("unnormalized_answer").get<std::string>()) << where;
-    EXPECT_EQ(NormalizeFinalAnswer(GetUnnormalizedAnswer(output)), record.at("normalized_answer").get<std::string>()) << where;
+    EXPECT_EQ(NormalizeFinalAnswer(GetUnnormalizedAnswer(output)), record.at("normalized_answer").get<std::string>())
+        << where;
     Response response;
     response.text = output;
     const DocumentScore score = tasks[name]->Score(record.at("doc_index").get<size_t>(), {response});
@@ -443,9 +445,9 @@ TEST_F(LmEvalGoldenTest, CodeTasksScorePassAtKOverRepeatedSamples) {
   EXPECT_EQ(keys.size(), 4u) << "each sample needs its own cache entry";
 
   LLADA_REQUIRE_BWRAP();
-  const std::string canonical = nlohmann::json::parse(Split(ReadInputFile(SharedDir() / "data" / "humaneval" /
-                                                                          "HumanEval.jsonl.gz"), '\n')[0])
-                                    .at("canonical_solution");
+  const std::string canonical =
+      nlohmann::json::parse(Split(ReadInputFile(SharedDir() / "data" / "humaneval" / "HumanEval.jsonl.gz"), '\n')[0])
+          .at("canonical_solution");
   std::vector<Response> responses(4);
   responses[0].text = canonical;
   responses[1].text = "    return True\n";
@@ -527,12 +529,14 @@ TEST_F(LmEvalGoldenTest, ReplayingGoldAnswersScoresOne) {
     std::vector<std::string> answers;
     if (task.rfind("bbh_cot_fewshot_", 0) == 0) {
       const std::string subtask = task.substr(std::string("bbh_cot_fewshot_").size());
-      const auto file = nlohmann::json::parse(ReadInputFile(SharedDir() / "data" / "bbh" / "bbh" / (subtask + ".json")));
+      const auto file =
+          nlohmann::json::parse(ReadInputFile(SharedDir() / "data" / "bbh" / "bbh" / (subtask + ".json")));
       for (const auto& example : file.at("examples")) answers.push_back(example.at("target"));
     } else {
       // eval_reverse.py: forward asks for the second line, reversal for the first.
       const char* field = task == "reversal_poem_forward" ? "second" : "first";
-      for (const auto& poem : nlohmann::json::parse(ReadInputFile(SharedDir() / "data" / "reversal_poem" / "poem_data.json")))
+      for (const auto& poem :
+           nlohmann::json::parse(ReadInputFile(SharedDir() / "data" / "reversal_poem" / "poem_data.json")))
         answers.push_back(poem.at(field));
     }
     return answers;
@@ -617,8 +621,10 @@ TEST_F(LmEvalGoldenTest, CodeTasksPassTheirCanonicalSolutions) {
   size_t mbpp_passed = 0;
   std::string broken;
   for (size_t i = 0; i < mbpp_scores.size(); ++i) {
-    if (mbpp_scores[i] == 1.0) ++mbpp_passed;
-    else broken += " " + nlohmann::json::parse(mbpp_lines.at(10 + i)).at("task_id").dump();
+    if (mbpp_scores[i] == 1.0)
+      ++mbpp_passed;
+    else
+      broken += " " + nlohmann::json::parse(mbpp_lines.at(10 + i)).at("task_id").dump();
   }
   std::cout << "[ code     ] canonical solutions: HumanEval " << passed << "/164, MBPP " << mbpp_passed << "/"
             << mbpp->NumDocs() << (broken.empty() ? "" : "; MBPP failing task_ids:" + broken) << "\n";
@@ -724,10 +730,11 @@ TEST_F(LmEvalGoldenTest, MultipleChoiceAccAndAccNormMatchLmEval) {
     outcome.choices = record.at("choices").get<std::vector<std::string>>();
     // GPQA's gold is the choice string ("(C)"), as lm-eval's doc_to_target returns it.
     const auto& gold = record.at("gold");
-    outcome.gold = gold.is_string() ? static_cast<int>(std::find(outcome.choices.begin(), outcome.choices.end(),
-                                                                 gold.get<std::string>()) -
-                                                       outcome.choices.begin())
-                                    : gold.get<int>();
+    outcome.gold =
+        gold.is_string()
+            ? static_cast<int>(std::find(outcome.choices.begin(), outcome.choices.end(), gold.get<std::string>()) -
+                               outcome.choices.begin())
+            : gold.get<int>();
     ASSERT_LT(outcome.gold, static_cast<int>(outcome.choices.size()));
     const std::string where = record.at("task").get<std::string>() + " doc " + record.at("doc_index").dump();
     EXPECT_EQ(acc.Compute(outcome), record.at("score").at("acc").get<double>()) << where;

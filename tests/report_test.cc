@@ -181,6 +181,37 @@ TEST_F(CompareGateTest, PlantedRegressionFailsAndSymmetricNoisePasses) {
   const CliResult tolerant =
       RunCli({"compare", "--db", db_.string(), "--baseline", "1", "--candidate", "3", "--min-delta", "0.5"});
   EXPECT_EQ(tolerant.exit_code, 0) << Describe(tolerant);
+
+  // latest:<model> with --tasks and --shots: the newest finished run of that
+  // model that covers the tasks at that shot count, else a clear error.
+  const std::string latest_baseline = "latest:replay:" + (tmp_.path() / "baseline.jsonl").string();
+  auto compare_latest = [&](std::vector<std::string> filter) {
+    std::vector<std::string> args = {"compare",    "--db",          db_.string(),
+                                     "--baseline", latest_baseline, "--candidate",
+                                     "3",          "--json",        (tmp_.path() / "latest.json").string()};
+    args.insert(args.end(), filter.begin(), filter.end());
+    return RunCli(args);
+  };
+  const CliResult covered = compare_latest({"--tasks", "mmlu_astronomy,mmlu_college_biology", "--shots", "0"});
+  EXPECT_EQ(covered.exit_code, 1) << Describe(covered);  // run 1 against run 3: the planted regression
+  EXPECT_EQ(nlohmann::json::parse(ReadFile(tmp_.path() / "latest.json")).at("baseline_run"), 1);
+  const CliResult uncovered = compare_latest({"--tasks", "mmlu_anatomy"});
+  EXPECT_EQ(uncovered.exit_code, 2) << Describe(uncovered);
+  EXPECT_NE(uncovered.err.find("covering mmlu_anatomy"), std::string::npos) << uncovered.err;
+  const CliResult other_shots = compare_latest({"--shots", "5"});
+  EXPECT_EQ(other_shots.exit_code, 2) << Describe(other_shots);
+  EXPECT_NE(other_shots.err.find("at 5 shots"), std::string::npos) << other_shots.err;
+
+  // report --samples-per-cell: each of the 9 cells (3 models x 3 tasks) opens
+  // on 7 of its 120 samples.
+  const auto html = tmp_.path() / "report.html";
+  const CliResult report =
+      RunCli({"report", "--db", db_.string(), "--out", html.string(), "--reported", "", "--samples-per-cell", "7"});
+  ASSERT_EQ(report.exit_code, 0) << Describe(report);
+  const std::string page = ReadFile(html);
+  const std::string samples = page.substr(page.find("<h2 id=\"samples\">"));
+  EXPECT_EQ(testing::CountOccurrences(samples, " · 7 of 120 documents</summary>"), 9);
+  EXPECT_EQ(testing::CountOccurrences(samples, "<tr><td class=\"num\">"), 9 * 7);
 }
 
 // scripts/nightly.sh end to end: the first night becomes the baseline, an

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "models/checkpoint/model_config.h"
@@ -59,9 +61,9 @@ void ExpectLogitsMatch(const torch::Tensor& ours_all, const torch::Tensor& golde
 // reproduces them; a GPU reduces in other orders (and draws sampled
 // generation from its own generator, so those cases are left out there).
 struct Tolerance {
-  double logits;             // relative to the largest |logit|
-  double loglik;             // relative
-  bool sampled_generation;   // check temperature / random-remasking cases
+  double logits;            // relative to the largest |logit|
+  double loglik;            // relative
+  bool sampled_generation;  // check temperature / random-remasking cases
 };
 constexpr Tolerance kCpuTolerance{1e-5, 1e-6, true};
 constexpr Tolerance kGpuTolerance{1e-4, 1e-4, false};
@@ -100,7 +102,8 @@ void CheckGenerationGoldens(const Transformer& model, const Tolerance& tolerance
     if (!c.at("seed_before_call").is_null()) torch::manual_seed(c.at("seed_before_call").get<uint64_t>());
     int64_t calls = 0;
     const auto output = LladaGenerate(model, Ids(c.at("prompt")), options, &calls).to(torch::kCPU);
-    EXPECT_TRUE(torch::equal(output, Ids(c.at("output_ids")))) << model.device() << " " << c.at("name") << "\nours:\n" << output;
+    EXPECT_TRUE(torch::equal(output, Ids(c.at("output_ids")))) << model.device() << " " << c.at("name") << "\nours:\n"
+                                                               << output;
     EXPECT_EQ(calls, c.at("forward_calls").get<int64_t>()) << c.at("name");
   }
 }
@@ -123,7 +126,8 @@ void CheckArmGoldens(const std::string& name, torch::Device device, const Tolera
   }
   std::vector<CausalQuery> queries;
   for (const auto& c : golden.at("loglikelihood").at("cases"))
-    queries.push_back({c.at("context_ids").get<std::vector<int64_t>>(), c.at("continuation_ids").get<std::vector<int64_t>>()});
+    queries.push_back(
+        {c.at("context_ids").get<std::vector<int64_t>>(), c.at("continuation_ids").get<std::vector<int64_t>>()});
   const auto batched = CausalLogLikelihoods(*model, queries);  // all cases in one right-padded pass
   size_t i = 0;
   for (const auto& c : golden.at("loglikelihood").at("cases")) {
@@ -153,7 +157,8 @@ TEST(LladaTransformerTest, LogitsMatchTheReference) {
     const auto model = LoadModel(checkpoint);
     for (const auto& entry : golden.at("logits")) {
       const auto shape = entry.at("logits").at("shape").get<std::vector<int64_t>>();
-      const auto expected = GoldenLogits(SharedDir() / "golden" / "tiny-llada" / entry.at("logits").at("file").get<std::string>(), shape);
+      const auto expected =
+          GoldenLogits(SharedDir() / "golden" / "tiny-llada" / entry.at("logits").at("file").get<std::string>(), shape);
       ExpectLogitsMatch(model->Forward(Ids(entry.at("input_ids"))), expected,
                         std::string(checkpoint) + " case " + entry.at("name").get<std::string>());
     }
@@ -176,7 +181,8 @@ TEST(LladaAlgorithmsTest, ForwardProcessDrawsTheReferenceMasks) {
     torch::manual_seed(trace.at("seed").get<uint64_t>());
     for (const char* call : {"call1", "call2"}) {
       auto [noisy, p_mask] = LladaForwardProcess(seq, prompt_index, 500);
-      EXPECT_TRUE(torch::equal(noisy, Ids(trace.at(std::string(call) + "_noisy_batch")))) << trace.at("name") << " " << call;
+      EXPECT_TRUE(torch::equal(noisy, Ids(trace.at(std::string(call) + "_noisy_batch"))))
+          << trace.at("name") << " " << call;
       const auto expected_p = torch::tensor(trace.at(std::string(call) + "_p_mask_col0").get<std::vector<float>>());
       EXPECT_TRUE(torch::equal(p_mask.select(1, 0), expected_p)) << trace.at("name") << " " << call;
     }
@@ -241,6 +247,72 @@ TEST(LladaAlgorithmsTest, DiffusionGenerationMatchesTheReference) {
   CheckGenerationGoldens(*model, kCpuTolerance);
 }
 
+// The reference's EOS toggles (generate.py: logits_eos_inf bans EOS before the
+// argmax; confidence_eos_eot_inf sets the EOS and EoT logits to -inf after it,
+// so such positions get confidence 0 and are committed last), against the
+// spec's loop written out plainly (shared/spec/llada.md 3.3) at T=0 with one
+// block and one token per step. The tiny model never emits the real EOS, so
+// its two most frequent generated tokens stand in for EOS and EoT.
+TEST(LladaAlgorithmsTest, EosTogglesBehaveAsTheReferenceLoop) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  const auto golden = LoadJson(SharedDir() / "golden" / "tiny-llada" / "golden.json");
+  const auto& g5 = golden.at("generate").at("cases").at(3);
+  ASSERT_EQ(g5.at("name"), "g5");
+  const torch::Tensor prompt = Ids(g5.at("prompt"));
+  const int64_t prompt_length = prompt.size(1), gen_length = 16, mask_id = g5.at("mask_id");
+  // The two tokens the default decoding emits most.
+  DiffusionGenerateOptions options;
+  options.steps = options.gen_length = options.block_length = gen_length;
+  options.mask_id = mask_id;
+  const torch::Tensor plain = LladaGenerate(*model, prompt, options).slice(1, prompt_length);
+  std::map<int64_t, int> counts;
+  for (int64_t i = 0; i < gen_length; ++i) ++counts[plain[0][i].item<int64_t>()];
+  std::vector<std::pair<int, int64_t>> by_count;
+  for (const auto& [token, count] : counts) by_count.push_back({count, token});
+  std::sort(by_count.rbegin(), by_count.rend());
+  ASSERT_GE(by_count.size(), 2u);
+  ASSERT_GE(by_count[0].first, 2) << plain;
+  options.eos_id = by_count[0].second;
+  options.eot_id = by_count[1].second;
+
+  auto reference_loop = [&](bool ban_eos, bool zero_confidence) {
+    torch::Tensor x = torch::full({1, prompt_length + gen_length}, mask_id, torch::kInt64);
+    x.slice(1, 0, prompt_length).copy_(prompt);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int64_t step = 0; step < gen_length; ++step) {
+      torch::Tensor logits = model->Forward(x)[0].clone();  // [L, V]
+      if (ban_eos) logits.select(1, options.eos_id).fill_(-inf);
+      const torch::Tensor x0 = logits.argmax(-1);
+      if (zero_confidence) {
+        logits.select(1, options.eos_id).fill_(-inf);
+        logits.select(1, options.eot_id).fill_(-inf);
+      }
+      torch::Tensor confidence = torch::softmax(logits, -1).gather(1, x0.unsqueeze(1)).squeeze(1);
+      confidence.masked_fill_(x[0] != mask_id, -inf);
+      const int64_t chosen = confidence.argmax().item<int64_t>();
+      x[0][chosen] = x0[chosen];
+    }
+    return x.slice(1, prompt_length);
+  };
+  std::map<std::string, torch::Tensor> outputs;
+  for (const auto& [ban_eos, zero_confidence] :
+       std::vector<std::pair<bool, bool>>{{false, false}, {true, false}, {false, true}, {true, true}}) {
+    options.logits_eos_inf = ban_eos;
+    options.confidence_eos_eot_inf = zero_confidence;
+    const torch::Tensor ours = LladaGenerate(*model, prompt, options).slice(1, prompt_length);
+    const std::string label =
+        std::string(ban_eos ? "logits_eos_inf " : "") + (zero_confidence ? "confidence_eos_eot_inf" : "");
+    EXPECT_TRUE(torch::equal(ours, reference_loop(ban_eos, zero_confidence))) << label << "\nours:\n" << ours;
+    if (ban_eos) EXPECT_FALSE((ours == options.eos_id).any().item<bool>()) << label << ": EOS generated";
+    outputs[label] = ours;
+  }
+  // Each toggle changes this decoding, so the comparisons above are not vacuous.
+  EXPECT_TRUE(torch::equal(outputs.at(""), plain));
+  EXPECT_FALSE(torch::equal(outputs.at("logits_eos_inf "), plain));
+  EXPECT_FALSE(torch::equal(outputs.at("confidence_eos_eot_inf"), plain));
+}
+
 class ArmTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ArmTest, LogitsLoglikelihoodAndGreedyDecodingMatchTransformers) {
@@ -256,7 +328,8 @@ INSTANTIATE_TEST_SUITE_P(TinyArms, ArmTest, ::testing::Values("tiny-llama", "tin
 // calls it. Before, rows with pads differed from the first token on.
 TEST(ArmBatchedGenerationTest, LeftPaddedRowsMatchTransformers) {
   LLADA_REQUIRE_SHARED();
-  const auto reference = nlohmann::json::parse(ReadFile(testing::SourceDir() / "tests/data/arm_left_padded_generate.json"));
+  const auto reference =
+      nlohmann::json::parse(ReadFile(testing::SourceDir() / "tests/data/arm_left_padded_generate.json"));
   ASSERT_EQ(reference.at("transformers"), "4.39.0");
   for (const auto& c : reference.at("cases")) {
     const std::string name = c.at("model");

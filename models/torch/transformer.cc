@@ -1,11 +1,10 @@
 #include "models/torch/transformer.h"
 
-#include "models/model.h"
-
 #include <cmath>
 #include <limits>
 
 #include "core/errors.h"
+#include "models/model.h"
 
 // LibTorch 2.x has at::scaled_dot_product_attention (flash and memory-efficient
 // kernels on CUDA); 1.13 lacks it, and there the eager path below runs.
@@ -45,8 +44,8 @@ Transformer::Transformer(TransformerConfig config, const Checkpoint& checkpoint,
     layers_.push_back(std::move(layer));
   }
   // inv_freq = 1 / theta^(arange(0, d, 2) / d), in float32 as both references compute it.
-  const auto exponents = torch::arange(0, config_.head_dim, 2, torch::kInt64).to(torch::kFloat32) /
-                         static_cast<float>(config_.head_dim);
+  const auto exponents =
+      torch::arange(0, config_.head_dim, 2, torch::kInt64).to(torch::kFloat32) / static_cast<float>(config_.head_dim);
   inv_freq_ = (1.0 / torch::pow(config_.rope_theta, exponents)).to(device_);
 }
 
@@ -88,10 +87,11 @@ torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::opt
   const int64_t past = cache ? cache->length() : 0, total = past + length;
   const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, head_dim = config_.head_dim;
 
-  torch::Tensor positions = position_ids ? position_ids->to(device_, torch::kInt64)
-                                         : torch::arange(past, total, torch::TensorOptions(device_).dtype(torch::kInt64))
-                                               .unsqueeze(0)
-                                               .expand({batch, length});
+  torch::Tensor positions = position_ids
+                                ? position_ids->to(device_, torch::kInt64)
+                                : torch::arange(past, total, torch::TensorOptions(device_).dtype(torch::kInt64))
+                                      .unsqueeze(0)
+                                      .expand({batch, length});
   // RoPE tables in float32: freqs = pos (x) inv_freq, emb = [freqs, freqs].
   const auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
   const auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);  // [B, 1, T, hd]
@@ -191,7 +191,8 @@ torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::opt
 
 torch::Device ParseDevice(const std::string& device) {
   if (device == "cpu") return torch::kCPU;
-  if (!torch::cuda::is_available()) throw UserError("--device " + device + ": CUDA is not available in this build or machine");
+  if (!torch::cuda::is_available())
+    throw UserError("--device " + device + ": CUDA is not available in this build or machine");
   return torch::Device(device);
 }
 
@@ -199,7 +200,23 @@ torch::ScalarType ParseDtype(const std::string& dtype, const torch::Device& devi
   if (dtype == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
   if (dtype == "float32") return torch::kFloat32;
   if (dtype == "bfloat16") return torch::kBFloat16;
-  if (dtype == "float16") return torch::kFloat16;
+  if (dtype == "float16") {
+    // LibTorch 1.13 has no float16 matrix multiply on the CPU ("addmm_impl_cpu_
+    // not implemented for 'Half'", mid-run); 2.x has. Probe once, fail up front.
+    static const bool cpu_half_matmul = [] {
+      try {
+        torch::mm(torch::ones({2, 2}, torch::kFloat16), torch::ones({2, 2}, torch::kFloat16));
+        return true;
+      } catch (const c10::Error&) {
+        return false;
+      }
+    }();
+    if (!device.is_cuda() && !cpu_half_matmul)
+      throw UserError("--dtype float16: this LibTorch (" TORCH_VERSION
+                      ") cannot multiply float16 matrices on the CPU; use bfloat16 or float32 there, or float16 with "
+                      "--device cuda");
+    return torch::kFloat16;
+  }
   CheckDeviceAndDtype(device.is_cuda() ? "cuda" : "cpu", dtype);  // names the flag
   throw InternalError("dtype " + dtype);
 }
