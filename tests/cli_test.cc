@@ -1363,6 +1363,31 @@ TEST_F(CliTest, AnInternalErrorExitsThreeAndKeepsTheRun) {
   EXPECT_GT(store->CountRows("request_cache"), 0);
 }
 
+// LLaDA's reference toggles as --model-args reach the backend (its settings,
+// part of the cache identity, say so); off unless asked. What they do is
+// tested on the algorithm (LladaAlgorithmsTest.EosTogglesBehaveAsTheReferenceLoop,
+// InspectCliTest's suffix-greedy golden cases).
+TEST(TorchCliSettingsTest, LladaToggleModelArgsReachTheBackend) {
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "llada";
+  ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
+  for (const bool on : {false, true}) {
+    const auto out = tmp.path() / (on ? "on" : "off");
+    std::string model_args = "mc_num=1,gen_length=8,steps=8,block_length=8";
+    if (on) model_args += ",logits_eos_inf=true,confidence_eos_eot_inf=true,is_check_greedy=true";
+    const auto run = testing::RunCli({"--model", model.string(), "--tasks", "mmlu_astronomy,gsm8k", "--data-dir",
+                                      (testing::SourceDir() / "samples" / "data").string(), "--limit", "1", "--shots",
+                                      "0", "--output", out.string(), "--model-args", model_args});
+    ASSERT_EQ(run.exit_code, 0) << Describe(run);
+    const auto identity = nlohmann::json::parse(
+        nlohmann::json::parse(testing::ReadFile(LatestResults(out)))["config"]["model_identity"].get<std::string>());
+    const auto& settings = identity.at("settings");
+    EXPECT_EQ(settings.at("generate_until").at("logits_eos_inf"), on);
+    EXPECT_EQ(settings.at("generate_until").at("confidence_eos_eot_inf"), on);
+    EXPECT_EQ(settings.at("loglikelihood").at("is_check_greedy"), on);
+  }
+}
+
 // The fifteen evaluations end to end with the tiny LLaDA checkpoint: every
 // task renders, runs, scores (code in the sandbox) and reports. 0-shot keeps the byte-level
 // tiny tokenizer's prompts short enough for CI.
