@@ -15,6 +15,7 @@
 #include "models/checkpoint/model_config.h"
 #include "models/checkpoint/safetensors.h"
 #include "models/torch/causal_lm.h"
+#include "models/torch/device_memory.h"
 #include "models/torch/llada_algorithms.h"
 #include "models/model.h"
 #include "models/torch/transformer.h"
@@ -176,5 +177,7 @@ int main(int argc, char** argv) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("peak resident memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
+  if (const auto peak_gpu = llada::PeakDeviceMemoryBytes(device))
+    std::printf("peak GPU memory (CUDA caching allocator): %.1f MiB\n", static_cast<double>(*peak_gpu) / (1 << 20));
   return 0;
 }

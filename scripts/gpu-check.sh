@@ -15,7 +15,8 @@ step() { echo; echo "== $* ($(date +%T))"; }
 
 step "machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)') || { echo "no PyTorch"; exit 2; }
+# The torch package root, so that its lib/ wins over any system LibTorch.
+torch_prefix=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))') || { echo "no PyTorch"; exit 2; }
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 
 deps=$PWD/.gpu-deps/root

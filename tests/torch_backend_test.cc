@@ -304,7 +304,9 @@ TEST(LladaAlgorithmsTest, EosTogglesBehaveAsTheReferenceLoop) {
     const std::string label =
         std::string(ban_eos ? "logits_eos_inf " : "") + (zero_confidence ? "confidence_eos_eot_inf" : "");
     EXPECT_TRUE(torch::equal(ours, reference_loop(ban_eos, zero_confidence))) << label << "\nours:\n" << ours;
-    if (ban_eos) EXPECT_FALSE((ours == options.eos_id).any().item<bool>()) << label << ": EOS generated";
+    if (ban_eos) {
+      EXPECT_FALSE((ours == options.eos_id).any().item<bool>()) << label << ": EOS generated";
+    }
     outputs[label] = ours;
   }
   // Each toggle changes this decoding, so the comparisons above are not vacuous.
