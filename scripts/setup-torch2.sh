@@ -32,7 +32,9 @@ fi
 if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv"
 fi
-installed() { "$venv/bin/pip" show "$1" 2>/dev/null | grep -qx "Version: $2"; }
+# grep reads all of pip's output (with -q it could exit first and, under pipefail, the
+# SIGPIPE pip gets would read as "not installed").
+installed() { "$venv/bin/pip" show "$1" 2>/dev/null | grep -x "Version: $2" >/dev/null; }
 missing=()
 for spec in "${PACKAGES[@]}"; do
   installed "${spec%%==*}" "${spec##*==}" || missing+=("$spec")
