@@ -36,44 +36,9 @@ using testing::Describe;
 
 int CountLines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
-// Replay lines answering every request of `requests_jsonl`.
-// gold=true: the gold answer wins; gold=false: a wrong answer wins.
-// gold(task, doc): whether that document is answered right.
-std::string MakeReplayWhere(const std::string& requests_jsonl, const std::filesystem::path& data,
-                            const std::function<bool(const std::string&, size_t)>& answered_right) {
-  std::map<std::string, std::vector<std::vector<std::string>>> mmlu_rows;
-  std::vector<nlohmann::json> gsm8k_docs;
-  std::string replay;
-  std::istringstream lines(requests_jsonl);
-  for (std::string line; std::getline(lines, line);) {
-    const auto request = nlohmann::json::parse(line);
-    const std::string task = request.at("task");
-    const size_t doc = request.at("doc_index");
-    const bool gold = answered_right(task, doc);
-    nlohmann::json record = {{"task", task}, {"doc_index", doc}, {"request_index", request.at("request_index")}};
-    if (task == "gsm8k") {
-      if (gsm8k_docs.empty())
-        for (const auto& row : ReadLines(data / "gsm8k" / "test.jsonl"))
-          gsm8k_docs.push_back(nlohmann::json::parse(row));
-      // The reference solution itself ends "#### N"; a wrong one ends with a number no answer has.
-      record["output"] =
-          gold ? " " + gsm8k_docs.at(doc).at("answer").get<std::string>() : " So it is 31337.\n#### 31337";
-    } else {
-      const std::string subject = task.substr(5);  // "mmlu_"
-      if (!mmlu_rows.count(subject))
-        mmlu_rows[subject] = ParseCsv(ReadInputFile(data / "mmlu" / "test" / (subject + "_test.csv")), subject);
-      const int gold_index = mmlu_rows[subject].at(doc).at(5)[0] - 'A';
-      const int winner = gold ? gold_index : (gold_index + 1) % 4;
-      const bool wins = request.at("request_index").get<int>() == winner;
-      record["loglik"] = wins ? -0.5 : -4.0;
-      record["greedy"] = wins;
-    }
-    replay += record.dump() + "\n";
-  }
-  return replay;
-}
+// Replay lines answering every request: gold=true the gold answer wins, else a wrong one.
 std::string MakeReplay(const std::string& requests_jsonl, const std::filesystem::path& data, bool gold) {
-  return MakeReplayWhere(requests_jsonl, data, [gold](const std::string&, size_t) { return gold; });
+  return testing::ReplayAnswering(requests_jsonl, data, [gold](const std::string&, size_t) { return gold; });
 }
 
 class CliTest : public ::testing::Test {
@@ -199,7 +164,8 @@ TEST_F(CliTest, GroupsWeightSubtasksBySizeAndPoolTheirStderrs) {
   const CliResult requests = RunCli(args);
   ASSERT_EQ(requests.exit_code, 0) << requests.err;
   const auto replay = tmp_.path() / "replay.jsonl";
-  WriteFile(replay, MakeReplayWhere(requests.out, data, [](const std::string&, size_t doc) { return doc % 2 == 0; }));
+  WriteFile(replay,
+            testing::ReplayAnswering(requests.out, data, [](const std::string&, size_t doc) { return doc % 2 == 0; }));
   args = selection;
   for (const std::string& extra :
        std::vector<std::string>{"--model", "replay:" + replay.string(), "--output", (tmp_.path() / "out").string()})
@@ -1325,7 +1291,7 @@ TEST(ChatCliTest, ChatFlagsRenderTheExpectedPrompts) {
   testing::TempDir tmp;
   const auto model = tmp.path() / "llada";
   ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
-  if (testing::SharedDir().empty()) return;
+  LLADA_REQUIRE_SHARED();  // LLaDA's template text comes from its tokenizer_config.json there
   auto tokenizer_config = nlohmann::json::parse(testing::ReadFile(model / "tokenizer_config.json"));
   tokenizer_config["chat_template"] = nlohmann::json::parse(testing::ReadFile(
       testing::SharedDir() / "tokenizers" / "llada-8b-base-partial" / "tokenizer_config.json"))["chat_template"];

@@ -82,35 +82,6 @@ TEST(HtmlReportTest, EscapesEverythingThatComesFromData) {
   EXPECT_NE(html.find("href=\"#samples-3-t_1_\""), std::string::npos);  // the cell links to its samples
 }
 
-// Replay answers for MMLU requests: per document, the gold choice wins when
-// `correct(task, doc)`, else the next one does.
-std::string MmluReplay(const std::string& requests_jsonl,
-                       const std::function<bool(const std::string&, size_t)>& correct) {
-  std::map<std::string, std::vector<std::vector<std::string>>> rows;
-  std::string replay;
-  std::istringstream lines(requests_jsonl);
-  for (std::string line; std::getline(lines, line);) {
-    const auto request = nlohmann::json::parse(line);
-    const std::string task = request.at("task");
-    const size_t doc = request.at("doc_index");
-    const std::string subject = task.substr(5);
-    if (!rows.count(subject))
-      rows[subject] =
-          ParseCsv(ReadInputFile(SharedDir() / "data" / "mmlu" / "test" / (subject + "_test.csv")), subject);
-    const int gold = rows[subject].at(doc).at(5)[0] - 'A';
-    const int winner = correct(task, doc) ? gold : (gold + 1) % 4;
-    const bool wins = request.at("request_index").get<int>() == winner;
-    replay += nlohmann::json({{"task", task},
-                              {"doc_index", doc},
-                              {"request_index", request.at("request_index")},
-                              {"loglik", wins ? -0.5 : -4.0},
-                              {"greedy", wins}})
-                  .dump() +
-              "\n";
-  }
-  return replay;
-}
-
 class CompareGateTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -156,7 +127,7 @@ TEST_F(CompareGateTest, PlantedRegressionFailsAndSymmetricNoisePasses) {
       {"baseline", baseline_right}, {"noise", noisy}, {"regressed", regressed}};
   for (const auto& [name, correct] : models) {
     const auto file = tmp_.path() / (name + ".jsonl");
-    WriteFile(file, MmluReplay(requests.out, correct));
+    WriteFile(file, testing::ReplayAnswering(requests.out, SharedDir() / "data", correct));
     auto args = Base("replay:" + file.string());
     args.insert(args.begin(), "run");
     const CliResult run = RunCli(args);
@@ -226,7 +197,7 @@ TEST_F(CompareGateTest, NightlyScriptAcceptsPassesAndFails) {
   auto regressed = [&](const std::string& task, size_t doc) { return right(task, doc) && hash(task, doc) % 3 != 0; };
   const auto model = tmp_.path() / "model.jsonl", state = tmp_.path() / "state";
   auto night = [&](const std::function<bool(const std::string&, size_t)>& correct) {
-    WriteFile(model, MmluReplay(requests.out, correct));
+    WriteFile(model, testing::ReplayAnswering(requests.out, SharedDir() / "data", correct));
     const std::string command =
         "cd '" + SourceDir().string() + "' && LLADA_EVAL_BIN='" + LLADA_EVAL_BINARY +
         "' NIGHTLY_TASKS=mmlu_high_school_mathematics NIGHTLY_LIMIT=120 NIGHTLY_EXTRA_ARGS='--data-dir " +

@@ -12,7 +12,9 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/file_io.h"
 #include "sandbox/executor.h"
+#include "tasks/loaders.h"
 
 extern char** environ;
 
@@ -187,6 +189,40 @@ int CountOccurrences(const std::string& text, const std::string& needle) {
   int count = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++count;
   return count;
+}
+
+std::string ReplayAnswering(const std::string& requests_jsonl, const std::filesystem::path& data,
+                            const std::function<bool(const std::string& task, size_t doc)>& answered_right) {
+  std::map<std::string, std::vector<std::vector<std::string>>> mmlu_rows;
+  std::vector<nlohmann::json> gsm8k_docs;
+  std::string replay;
+  std::istringstream lines(requests_jsonl);
+  for (std::string line; std::getline(lines, line);) {
+    const auto request = nlohmann::json::parse(line);
+    const std::string task = request.at("task");
+    const size_t doc = request.at("doc_index");
+    const bool gold = answered_right(task, doc);
+    nlohmann::json record = {{"task", task}, {"doc_index", doc}, {"request_index", request.at("request_index")}};
+    if (task == "gsm8k") {
+      if (gsm8k_docs.empty())
+        for (const auto& row : ReadLines(data / "gsm8k" / "test.jsonl"))
+          gsm8k_docs.push_back(nlohmann::json::parse(row));
+      // The reference solution itself ends "#### N"; a wrong one ends with a number no answer has.
+      record["output"] =
+          gold ? " " + gsm8k_docs.at(doc).at("answer").get<std::string>() : " So it is 31337.\n#### 31337";
+    } else {
+      const std::string subject = task.substr(5);  // "mmlu_"
+      if (!mmlu_rows.count(subject))
+        mmlu_rows[subject] = ParseCsv(ReadInputFile(data / "mmlu" / "test" / (subject + "_test.csv")), subject);
+      const int gold_index = mmlu_rows[subject].at(doc).at(5)[0] - 'A';
+      const int winner = gold ? gold_index : (gold_index + 1) % 4;
+      const bool wins = request.at("request_index").get<int>() == winner;
+      record["loglik"] = wins ? -0.5 : -4.0;
+      record["greedy"] = wins;
+    }
+    replay += record.dump() + "\n";
+  }
+  return replay;
 }
 
 }  // namespace llada::testing

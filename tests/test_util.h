@@ -25,7 +25,7 @@ bool Required(const char* name);
 
 // Skips the current test naming what is missing -- or, where `requirement` is
 // set, fails it.
-#define LLADA_SKIP_OR_FAIL(requirement, why)                                                      \
+#define LLADA_SKIP_OR_FAIL(requirement, why)                                                    \
   do {                                                                                          \
     if (::llada::testing::Required(requirement)) GTEST_FAIL() << why << " (" requirement "=1)"; \
     GTEST_SKIP() << why;                                                                        \
@@ -36,17 +36,17 @@ bool Required(const char* name);
   do {                                                                                          \
     if (::llada::testing::SharedDir().empty())                                                  \
       LLADA_SKIP_OR_FAIL("LLADA_EVAL_REQUIRE_SHARED",                                           \
-                         "../shared (benchmark data and goldens) not found next to the source "  \
+                         "../shared (benchmark data and goldens) not found next to the source " \
                          "tree; set LLADA_EVAL_SHARED to run this test");                       \
   } while (0)
 
 // Why the bubblewrap sandbox cannot run here ("" when it can): not installed,
 // or the kernel allows no user namespaces (a container, a chroot). Probed once.
 std::string SandboxUnusableReason();
-#define LLADA_REQUIRE_BWRAP()                                                                   \
-  do {                                                                                          \
-    const std::string unusable = ::llada::testing::SandboxUnusableReason();                     \
-    if (!unusable.empty()) LLADA_SKIP_OR_FAIL("LLADA_EVAL_REQUIRE_BWRAP", unusable);             \
+#define LLADA_REQUIRE_BWRAP()                                                        \
+  do {                                                                               \
+    const std::string unusable = ::llada::testing::SandboxUnusableReason();          \
+    if (!unusable.empty()) LLADA_SKIP_OR_FAIL("LLADA_EVAL_REQUIRE_BWRAP", unusable); \
   } while (0)
 
 std::filesystem::path SourceDir();
@@ -62,8 +62,8 @@ class TempDir {
 };
 
 struct CliResult {
-  int exit_code = -1;     // -1 when killed by a signal
-  int signal = 0;         // the signal that killed it, else 0
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // the signal that killed it, else 0
   std::string out;
   std::string err;
 };
@@ -97,5 +97,13 @@ int CountOccurrences(const std::string& text, const std::string& needle);
 
 // The newest results_*.json in a directory.
 std::filesystem::path LatestResults(const std::filesystem::path& dir);
+
+// Replay lines (`--model replay:FILE`) answering every MMLU and GSM8K request
+// of `requests_jsonl` (what `llada-eval requests` printed), reading the gold
+// answers from `data` (a --data-dir). A document is answered right when
+// `answered_right(task, doc)`: MMLU's gold choice wins (else the next one),
+// GSM8K's reference solution is the output (else one ending "#### 31337").
+std::string ReplayAnswering(const std::string& requests_jsonl, const std::filesystem::path& data,
+                            const std::function<bool(const std::string& task, size_t doc)>& answered_right);
 
 }  // namespace llada::testing
