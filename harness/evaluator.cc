@@ -720,10 +720,19 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
   const std::string config_hash = Sha256Hex(config.dump());
   // Where it ran: recorded, but not hashed (a run may resume on another machine).
   config["machine"] = DescribeMachine();
+  // How the device and dtype compute (a function of what is hashed already).
+  const nlohmann::json description = model->Describe();
+  if (description.contains("numerics")) {
+    config["numerics"] = description.at("numerics");
+    for (const auto& difference : description["numerics"].value("differences_from_reference", nlohmann::json::array()))
+      log_ << "llada-eval: note: on " << options.model.device << " in "
+           << description["numerics"].value("compute_dtype", options.model.dtype)
+           << ", unlike the CPU float32 reference: " << difference.get<std::string>() << "\n";
+  }
 
   // 3. Open the store; resume an unfinished run with the same configuration.
   std::unique_ptr<Store> store = Store::Open(outcome.db_path);
-  const int64_t model_id = store->UpsertModel(model->Identity(), options.model.spec, model->Describe());
+  const int64_t model_id = store->UpsertModel(model->Identity(), options.model.spec, description);
   const ProcessOwner me = CurrentProcess();
   const ResumeClaim claim = store->ClaimResumableRun(config_hash, me);
   int64_t run_id;

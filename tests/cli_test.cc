@@ -1233,6 +1233,13 @@ TEST(TorchCliDeviceTest, DevicesAndDtypesRunOrFailClearly) {
     ASSERT_EQ(result.exit_code, 0) << Describe(result);
     const auto results = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / dtype)));
     EXPECT_EQ(results["config"]["dtype"], dtype);
+    // The run record and the log say what differs from the float32 reference.
+    const auto& numerics = results["config"]["numerics"];
+    EXPECT_EQ(numerics["compute_dtype"], dtype);
+    EXPECT_EQ(numerics["logits_dtype"], "float32");
+    const std::string expected_note = "log-likelihood: cross-entropy and sums in float32 over the " + dtype + " logits";
+    EXPECT_NE(numerics["differences_from_reference"].dump().find(expected_note), std::string::npos) << numerics;
+    EXPECT_NE(result.err.find("unlike the CPU float32 reference: " + expected_note), std::string::npos) << result.err;
     std::map<size_t, nlohmann::json> samples;
     for (const auto& line : testing::ReadLines(tmp.path() / dtype / "samples_mmlu_abstract_algebra.jsonl")) {
       const auto sample = nlohmann::json::parse(line);

@@ -89,7 +89,11 @@ TEST_P(E2eGoldenTest, RunReproducesTheReferenceAtBatchSizesOneAndEight) {
     const auto result = Run(out, batch_size, 0, Documents());
     ASSERT_EQ(result.exit_code, 0) << Describe(result);
     ExpectGolden(out, "--batch-size " + std::to_string(batch_size));
-    metrics[batch_size] = nlohmann::json::parse(ReadFile(testing::LatestResults(out))).at("results").at(Task());
+    const auto results = nlohmann::json::parse(ReadFile(testing::LatestResults(out)));
+    metrics[batch_size] = results.at("results").at(Task());
+    // The reference's own device and dtype: nothing computed differently.
+    EXPECT_EQ(results.at("config").at("numerics").at("differences_from_reference"), nlohmann::json::array());
+    EXPECT_EQ(result.err.find("unlike the CPU float32 reference"), std::string::npos) << result.err;
   }
   EXPECT_EQ(metrics.at(1), metrics.at(8));  // scores identical, not merely close
 }

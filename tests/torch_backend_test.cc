@@ -23,10 +23,11 @@ using testing::SharedDir;
 
 nlohmann::json LoadJson(const std::filesystem::path& path) { return nlohmann::json::parse(ReadFile(path)); }
 
-std::unique_ptr<Transformer> LoadModel(const std::string& name, torch::Device device = torch::kCPU) {
+std::unique_ptr<Transformer> LoadModel(const std::string& name, torch::Device device = torch::kCPU,
+                                       torch::ScalarType dtype = torch::kFloat32) {
   const auto dir = SharedDir() / "models" / name;
   const auto checkpoint = Checkpoint::Open(dir);
-  return std::make_unique<Transformer>(ReadTransformerConfig(dir), *checkpoint, device, torch::kFloat32);
+  return std::make_unique<Transformer>(ReadTransformerConfig(dir), *checkpoint, device, dtype);
 }
 
 torch::Tensor Ids(const nlohmann::json& rows) {
@@ -313,6 +314,39 @@ TEST(LladaAlgorithmsTest, EosTogglesBehaveAsTheReferenceLoop) {
   EXPECT_TRUE(torch::equal(outputs.at(""), plain));
   EXPECT_FALSE(torch::equal(outputs.at("logits_eos_inf "), plain));
   EXPECT_FALSE(torch::equal(outputs.at("confidence_eos_eot_inf"), plain));
+}
+
+// bfloat16 weights and activations, but the scores are taken in float32 (the
+// head casts its output) and summed there: equal to a float64 computation on
+// the same logits. Taken in bfloat16, as the references do, each token's loss
+// would be rounded to 8 mantissa bits (~4e-3 relative).
+TEST(LowPrecisionTest, BFloat16LogitsAreScoredAndSummedInFloat32) {
+  LLADA_REQUIRE_SHARED();
+  const std::vector<int64_t> context = {10, 11, 12, 13, 14, 15, 16, 17};
+  const std::vector<int64_t> continuation = {20, 21, 22, 23, 24, 25};
+  {
+    const auto llada = LoadModel("tiny-llada", torch::kCPU, torch::kBFloat16);
+    MonteCarloOptions options;
+    options.mask_id = 500;
+    // A one-token answer: the estimate is exactly log p(answer | context, answer masked).
+    std::vector<int64_t> masked = context;
+    masked.push_back(500);
+    const auto logits = llada->Forward(torch::tensor(masked, torch::kInt64).unsqueeze(0));
+    ASSERT_EQ(logits.scalar_type(), torch::kFloat32);
+    const double expected = torch::log_softmax(logits[0][-1].to(torch::kFloat64), -1)[continuation[0]].item<double>();
+    const double ours = LladaLogLikelihood(*llada, context, {continuation[0]}, options);
+    EXPECT_NEAR(ours, expected, 1e-6 * std::abs(expected));
+  }
+  const auto arm = LoadModel("tiny-llama", torch::kCPU, torch::kBFloat16);
+  std::vector<int64_t> input = context;
+  input.insert(input.end(), continuation.begin(), continuation.end() - 1);
+  const auto logprobs = torch::log_softmax(
+      arm->Forward(torch::tensor(input, torch::kInt64).unsqueeze(0))[0].to(torch::kFloat64), -1);
+  double expected = 0.0;
+  for (size_t i = 0; i < continuation.size(); ++i)
+    expected += logprobs[static_cast<int64_t>(context.size() - 1 + i)][continuation[i]].item<double>();
+  const double ours = CausalLogLikelihood(*arm, context, continuation).loglikelihood;
+  EXPECT_NEAR(ours, expected, 1e-6 * std::abs(expected));
 }
 
 class ArmTest : public ::testing::TestWithParam<std::string> {};

@@ -114,7 +114,8 @@ class HfModel : public Model {
             {"vocab_size", c.vocab_size},
             {"device", options_.device},
             {"dtype", std::string(c10::toString(dtype_))},
-            {"settings", Settings()}};
+            {"settings", Settings()},
+            {"numerics", Numerics()}};
   }
 
   ModelCapabilities Capabilities() const override { return {}; }
@@ -123,6 +124,25 @@ class HfModel : public Model {
   // The settings that change outputs, per request type:
   // {"loglikelihood": {...}, "generate_until": {...}}.
   virtual nlohmann::json Settings() const = 0;
+
+  // Where this device and dtype compute differently from the reference run
+  // on the CPU in float32, by design; every run records it (config.numerics).
+  virtual std::vector<std::string> DifferencesFromReference() const = 0;
+
+  bool LowPrecision() const { return dtype_ != torch::kFloat32; }
+  // The --dtype spelling (c10's names, "BFloat16", stay in the identity).
+  std::string DtypeName() const {
+    if (dtype_ == torch::kBFloat16) return "bfloat16";
+    if (dtype_ == torch::kFloat16) return "float16";
+    return "float32";
+  }
+
+  nlohmann::json Numerics() const {
+    return {{"compute_dtype", DtypeName()},
+            // Transformer::Head casts the logits before any softmax, cross-entropy or sum.
+            {"logits_dtype", "float32"},
+            {"differences_from_reference", DifferencesFromReference()}};
+  }
 
   nlohmann::json IdentityWith(const nlohmann::json& settings) const {
     return {{"architecture", model_->config().architecture},
@@ -244,6 +264,25 @@ class LladaModel : public HfModel {
               {"confidence_eos_eot_inf", generate_.confidence_eos_eot_inf}}}};
   }
 
+  std::vector<std::string> DifferencesFromReference() const override {
+    std::vector<std::string> differences;
+    if (LowPrecision()) {
+      differences.push_back("log-likelihood: cross-entropy and sums in float32 over the " + DtypeName() +
+                            " logits; eval_llada.py takes the cross-entropy of the " + DtypeName() +
+                            " logits in " + DtypeName() + ", rounding each token's loss");
+      differences.push_back("generation: confidences are a float32 softmax over the " + DtypeName() +
+                            " logits; generate.py (HEAD) takes it in " + DtypeName() +
+                            ", where probabilities near 1 round to 1 and tie");
+    }
+    if (device_->is_cuda()) {
+      differences.push_back("likelihood masks: drawn from the CPU generator on every device, so a seed gives the "
+                            "masks of a CPU run; eval_llada.py draws the mask count from the CUDA generator there");
+      differences.push_back("sampled generation (temperature > 0, remasking=random): Gumbel noise and random "
+                            "confidences come from the CUDA generator, so a seed gives other samples than on the CPU");
+    }
+    return differences;
+  }
+
   // eval_llada.py asserts prompt + answer <= max_length (4096); a longer
   // request fails on its own instead of running out of memory.
   void CheckLength(size_t tokens) const {
@@ -334,6 +373,16 @@ class CausalModel : public HfModel {
   nlohmann::json Settings() const override {
     return {{"loglikelihood", {{"add_bos_token", add_bos_}}},
             {"generate_until", {{"add_bos_token", add_bos_}, {"max_gen_toks", max_gen_toks_}, {"decoding", "greedy"}}}};
+  }
+
+  std::vector<std::string> DifferencesFromReference() const override {
+    std::vector<std::string> differences;
+    if (LowPrecision())
+      differences.push_back("log-likelihood: log-softmax and sums in float32 over the " + DtypeName() +
+                            " logits; lm-eval's HFLM sums " + DtypeName() + " log-probabilities");
+    if (device_->is_cuda())
+      differences.push_back("greedy decoding on CUDA: near-tied logits may order differently from the CPU");
+    return differences;
   }
 
   bool add_bos_ = false;
