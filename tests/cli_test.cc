@@ -1066,7 +1066,7 @@ TEST(PresetCliTest, PresetsSetShotCountsAndUnknownOnesAreListed) {
   EXPECT_EQ(count(shots.out, "Answer:"), 3u);
   const auto unknown = testing::RunCli({"requests", "--tasks", "gsm8k", "--data-dir", data, "--preset", "nope"});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("known: llada-paper, lm-eval-default"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("known: fast-dllm, llada-paper, lm-eval-default"), std::string::npos) << unknown.err;
 }
 
 }  // namespace
@@ -1359,6 +1359,54 @@ TEST(TorchCliSettingsTest, LladaToggleModelArgsReachTheBackend) {
     EXPECT_EQ(settings.at("generate_until").at("confidence_eos_eot_inf"), on);
     EXPECT_EQ(settings.at("loglikelihood").at("is_check_greedy"), on);
   }
+}
+
+// Fast decoding settings through `run`: they enter the generation identity
+// (so fast and paper responses never share cache entries) only when set,
+// paper-mode identities keep their old form, bad values name the argument,
+// and the fast-dllm preset applies its settings.
+TEST(TorchCliSettingsTest, FastDecodingModelArgsReachTheBackend) {
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "llada";
+  ASSERT_EQ(testing::RunCli({"init-model", "--arch", "llada", "--out", model.string()}).exit_code, 0);
+  auto run = [&](const std::string& label, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"--model", model.string(), "--tasks", "gsm8k", "--data-dir",
+                                     (testing::SourceDir() / "samples" / "data").string(), "--limit", "2", "--shots",
+                                     "0", "--output", (tmp.path() / label).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCli(args);
+  };
+  auto generation_settings = [&](const std::string& label) {
+    const auto identity = nlohmann::json::parse(nlohmann::json::parse(
+        testing::ReadFile(LatestResults(tmp.path() / label)))["config"]["model_identity"].get<std::string>());
+    return identity.at("settings").at("generate_until");
+  };
+  const std::string lengths = "gen_length=16,steps=16,block_length=8";
+  const auto paper = run("paper", {"--model-args", lengths});
+  ASSERT_EQ(paper.exit_code, 0) << Describe(paper);
+  for (const char* key : {"cache", "threshold", "factor", "early_stop"})
+    EXPECT_FALSE(generation_settings("paper").contains(key)) << key;
+  const auto fast = run("fast", {"--model-args", lengths + ",cache=dual,threshold=0.9,early_stop=true"});
+  ASSERT_EQ(fast.exit_code, 0) << Describe(fast);
+  EXPECT_EQ(generation_settings("fast").at("cache"), "dual");
+  EXPECT_EQ(generation_settings("fast").at("threshold"), 0.9);
+  EXPECT_EQ(generation_settings("fast").at("early_stop"), true);
+  EXPECT_EQ(fast.err.find("responses found in the request cache"), std::string::npos) << fast.err;
+
+  const auto preset = run("preset", {"--preset", "fast-dllm", "--shots", "0", "--model-args", "gen_length=32"});
+  ASSERT_EQ(preset.exit_code, 0) << Describe(preset);
+  const auto preset_settings = generation_settings("preset");
+  EXPECT_EQ(preset_settings.at("cache"), "dual");
+  EXPECT_EQ(preset_settings.at("threshold"), 0.9);
+  EXPECT_EQ(preset_settings.at("block_length"), 32);
+  EXPECT_EQ(preset_settings.at("gen_length"), 32);
+
+  const auto typo = run("typo", {"--model-args", lengths + ",cache=triple"});
+  EXPECT_EQ(typo.exit_code, 2) << Describe(typo);
+  EXPECT_NE(typo.err.find("cache='triple' (expected none, prefix or dual)"), std::string::npos) << typo.err;
+  const auto cfg = run("cfg", {"--model-args", lengths + ",cache=prefix,cfg=1"});
+  EXPECT_EQ(cfg.exit_code, 2) << Describe(cfg);
+  EXPECT_NE(cfg.err.find("cfg needs cache=none"), std::string::npos) << cfg.err;
 }
 
 // The fifteen evaluations end to end with the tiny LLaDA checkpoint: every

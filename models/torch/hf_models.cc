@@ -4,8 +4,8 @@
 #include <fstream>
 
 #include "core/errors.h"
-#include "core/hashing.h"
 #include "core/file_io.h"
+#include "core/hashing.h"
 #include "core/text.h"
 #include "models/model.h"
 #include "models/tokenizer/encode_pair.h"
@@ -46,17 +46,18 @@ std::string WeightsFingerprint(const std::filesystem::path& dir) {
   return Sha256Hex(material);
 }
 
-
 // Every backend setting any checkpoint backend understands. A key outside this
 // list is a typo (an error); a key of the other backend is ignored, so one
 // preset serves LLaDA and its ARM baselines.
 const std::vector<std::string>& KnownModelArgs() {
-  static const std::vector<std::string> known = {
-      // LLaDA: Monte-Carlo likelihood and diffusion generation
-      "mc_num", "mc_batch_size", "batch_size", "max_batch_tokens", "cfg", "mask_id", "is_check_greedy", "gen_length",
-      "steps", "block_length", "temperature", "remasking", "logits_eos_inf", "confidence_eos_eot_inf",
-      // ARM (HFLM)
-      "add_bos_token", "max_gen_toks"};
+  static const std::vector<std::string> known = {// LLaDA: Monte-Carlo likelihood and diffusion generation
+                                                 "mc_num", "mc_batch_size", "batch_size", "max_batch_tokens", "cfg",
+                                                 "mask_id", "is_check_greedy", "gen_length", "steps", "block_length",
+                                                 "temperature", "remasking", "logits_eos_inf", "confidence_eos_eot_inf",
+                                                 // LLaDA fast decoding (Fast-dLLM, dInfer)
+                                                 "cache", "threshold", "factor", "early_stop",
+                                                 // ARM (HFLM)
+                                                 "add_bos_token", "max_gen_toks"};
   return known;
 }
 
@@ -195,6 +196,18 @@ class LladaModel : public HfModel {
     generate_.mask_id = mc_.mask_id;
     generate_.logits_eos_inf = Arg<bool>(args, "logits_eos_inf", false);
     generate_.confidence_eos_eot_inf = Arg<bool>(args, "confidence_eos_eot_inf", false);
+    const std::string cache = Arg<std::string>(args, "cache", "none");
+    if (cache == "prefix") {
+      generate_.cache = DiffusionCache::kPrefix;
+    } else if (cache == "dual") {
+      generate_.cache = DiffusionCache::kDual;
+    } else if (cache != "none") {
+      throw UserError("model argument cache='" + cache + "' (expected none, prefix or dual)");
+    }
+    if (args.contains("threshold") && !args.at("threshold").is_null())
+      generate_.threshold = Arg<double>(args, "threshold", 0.0);
+    if (args.contains("factor") && !args.at("factor").is_null()) generate_.factor = Arg<double>(args, "factor", 0.0);
+    generate_.early_stop = Arg<bool>(args, "early_stop", false);
     if (auto eos = tokenizer_->SpecialId("eos_token")) generate_.eos_id = *eos;
     if (auto eot = tokenizer_->TokenToId("<|eot_id|>")) generate_.eot_id = *eot;
     CheckGenerateOptions(generate_);
@@ -207,7 +220,8 @@ class LladaModel : public HfModel {
   std::vector<Response> Loglikelihood(const std::vector<Request>& requests) override {
     std::vector<LikelihoodQuery> queries;
     for (const auto& request : requests) {
-      const EncodedPair pair = EncodePair(*tokenizer_, request.context, request.continuation, /*add_special_tokens=*/true);
+      const EncodedPair pair =
+          EncodePair(*tokenizer_, request.context, request.continuation, /*add_special_tokens=*/true);
       CheckLength(pair.context.size() + pair.continuation.size());
       queries.push_back({Ids(pair.context), Ids(pair.continuation)});
     }
@@ -244,41 +258,52 @@ class LladaModel : public HfModel {
   nlohmann::json Settings() const override {
     // max_batch_tokens is left out: packing changes speed, not the numbers
     // beyond float rounding.
-    return {{"loglikelihood",
-             {{"mc_num", mc_.mc_num},
-              {"mc_batch_size", mc_.batch_size},
-              {"cfg", mc_.cfg_scale},
-              {"mask_id", mc_.mask_id},
-              {"seed", options_.seed},
-              {"is_check_greedy", check_greedy_}}},
-            {"generate_until",
-             {{"gen_length", generate_.gen_length},
-              {"steps", generate_.steps},
-              {"block_length", generate_.block_length},
-              {"temperature", generate_.temperature},
-              {"remasking", generate_.remasking},
-              {"cfg", generate_.cfg_scale},
-              {"mask_id", generate_.mask_id},
-              {"seed", options_.seed},
-              {"logits_eos_inf", generate_.logits_eos_inf},
-              {"confidence_eos_eot_inf", generate_.confidence_eos_eot_inf}}}};
+    nlohmann::json settings = {{"loglikelihood",
+                                {{"mc_num", mc_.mc_num},
+                                 {"mc_batch_size", mc_.batch_size},
+                                 {"cfg", mc_.cfg_scale},
+                                 {"mask_id", mc_.mask_id},
+                                 {"seed", options_.seed},
+                                 {"is_check_greedy", check_greedy_}}},
+                               {"generate_until",
+                                {{"gen_length", generate_.gen_length},
+                                 {"steps", generate_.steps},
+                                 {"block_length", generate_.block_length},
+                                 {"temperature", generate_.temperature},
+                                 {"remasking", generate_.remasking},
+                                 {"cfg", generate_.cfg_scale},
+                                 {"mask_id", generate_.mask_id},
+                                 {"seed", options_.seed},
+                                 {"logits_eos_inf", generate_.logits_eos_inf},
+                                 {"confidence_eos_eot_inf", generate_.confidence_eos_eot_inf}}}};
+    // Fast modes only when set, so that paper-mode identities (and the
+    // request caches keyed on them) stay as they were.
+    nlohmann::json& generation = settings["generate_until"];
+    if (generate_.cache != DiffusionCache::kNone)
+      generation["cache"] = generate_.cache == DiffusionCache::kPrefix ? "prefix" : "dual";
+    if (generate_.threshold) generation["threshold"] = *generate_.threshold;
+    if (generate_.factor) generation["factor"] = *generate_.factor;
+    if (generate_.early_stop) generation["early_stop"] = true;
+    return settings;
   }
 
   std::vector<std::string> DifferencesFromReference() const override {
     std::vector<std::string> differences;
     if (LowPrecision()) {
       differences.push_back("log-likelihood: cross-entropy and sums in float32 over the " + DtypeName() +
-                            " logits; eval_llada.py takes the cross-entropy of the " + DtypeName() +
-                            " logits in " + DtypeName() + ", rounding each token's loss");
+                            " logits; eval_llada.py takes the cross-entropy of the " + DtypeName() + " logits in " +
+                            DtypeName() + ", rounding each token's loss");
       differences.push_back("generation: confidences are a float32 softmax over the " + DtypeName() +
                             " logits; generate.py (HEAD) takes it in " + DtypeName() +
                             ", where probabilities near 1 round to 1 and tie");
     }
     if (device_->is_cuda()) {
-      differences.push_back("likelihood masks: drawn from the CPU generator on every device, so a seed gives the "
-                            "masks of a CPU run; eval_llada.py draws the mask count from the CUDA generator there");
-      differences.push_back("sampled generation (temperature > 0, remasking=random): Gumbel noise and random "
-                            "confidences come from the CUDA generator, so a seed gives other samples than on the CPU");
+      differences.push_back(
+          "likelihood masks: drawn from the CPU generator on every device, so a seed gives the "
+          "masks of a CPU run; eval_llada.py draws the mask count from the CUDA generator there");
+      differences.push_back(
+          "sampled generation (temperature > 0, remasking=random): Gumbel noise and random "
+          "confidences come from the CUDA generator, so a seed gives other samples than on the CPU");
     }
     return differences;
   }
@@ -303,8 +328,10 @@ class CausalModel : public HfModel {
   explicit CausalModel(const ModelOptions& options) : HfModel(options) {
     const auto& config = model_->config();
     // HFLM's prefix_token_id: BOS, else EOS; the context of an empty-context request.
-    if (config.bos_token_id) prefix_token_ = *config.bos_token_id;
-    else if (!config.eos_token_ids.empty()) prefix_token_ = config.eos_token_ids.front();
+    if (config.bos_token_id)
+      prefix_token_ = *config.bos_token_id;
+    else if (!config.eos_token_ids.empty())
+      prefix_token_ = config.eos_token_ids.front();
     stop_ids_ = config.eos_token_ids;
     Configure(options.model_args);
   }
@@ -363,7 +390,8 @@ class CausalModel : public HfModel {
       if (static_cast<int64_t>(prompt.size()) > room) prompt.erase(prompt.begin(), prompt.end() - room);
       const auto generated = GreedyGenerate(*model_, prompt, budget, stop_ids_);
       Response response;
-      response.text = HflmResponseText(*tokenizer_, std::vector<int32_t>(generated.begin(), generated.end()), request.until);
+      response.text =
+          HflmResponseText(*tokenizer_, std::vector<int32_t>(generated.begin(), generated.end()), request.until);
       responses.push_back(response);
     }
     return responses;

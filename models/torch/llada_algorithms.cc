@@ -1,8 +1,8 @@
 #include "models/torch/llada_algorithms.h"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "core/errors.h"
@@ -36,27 +36,28 @@ torch::Tensor Everything(const torch::Tensor& hidden) { return hidden; }
 
 }  // namespace
 
-std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor& batch, const torch::Tensor& prompt_index,
-                                                            int64_t mask_id) {
+std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor& batch,
+                                                            const torch::Tensor& prompt_index, int64_t mask_id) {
   const int64_t b = batch.size(0), l = batch.size(1);
   const int64_t prompt_length = prompt_index.sum().item<int64_t>();
   const int64_t target_length = l - prompt_length;
   // RNG #1: one uniform offset for the whole batch.
-  const auto k = torch::randint(1, target_length + 1, {}, torch::TensorOptions().dtype(torch::kInt64).device(batch.device()));
+  const auto k =
+      torch::randint(1, target_length + 1, {}, torch::TensorOptions().dtype(torch::kInt64).device(batch.device()));
   // k + python float: an int64 tensor plus a double promotes to float32, as in Python.
   const auto end = k + static_cast<double>(b - 1) * (static_cast<double>(target_length) / static_cast<double>(b));
   auto x = torch::round(torch::linspace(static_cast<double>(k.item<int64_t>()), end.item<double>(), b,
                                         torch::TensorOptions().device(batch.device())))
                .to(torch::kInt64);
   x = ((x - 1) % target_length) + 1;
-  const auto indices = torch::arange(target_length, torch::TensorOptions().dtype(torch::kInt64).device(batch.device()))
-                           .repeat({b, 1});
+  const auto indices =
+      torch::arange(target_length, torch::TensorOptions().dtype(torch::kInt64).device(batch.device())).repeat({b, 1});
   auto is_mask = indices < x.unsqueeze(1);
   // RNG #2..b+1: one permutation per row, from the CPU generator.
   for (int64_t i = 0; i < b; ++i) is_mask[i] = is_mask[i].index({torch::randperm(target_length).to(batch.device())});
-  is_mask = torch::cat({torch::zeros({b, prompt_length}, torch::TensorOptions().dtype(torch::kBool).device(batch.device())),
-                        is_mask},
-                       1);
+  is_mask = torch::cat(
+      {torch::zeros({b, prompt_length}, torch::TensorOptions().dtype(torch::kBool).device(batch.device())), is_mask},
+      1);
   const auto noisy = torch::where(is_mask, torch::full_like(batch, mask_id), batch);
   const auto p_mask = (x / target_length).unsqueeze(1).repeat({1, l});  // true division: float32
   return {noisy, p_mask};
@@ -147,11 +148,11 @@ std::vector<torch::Tensor> PackedRowLosses(const Transformer& model, const std::
       GuidedLogits(model, input, prompt.to(device), options.cfg_scale, options.mask_id, attention_mask,
                    [&](const torch::Tensor& hidden) { return hidden.index({selected}); });
   const auto row_weight = weights.to(device).unsqueeze(1).expand({n, width}).index({selected});
-  const auto loss = (torch::nn::functional::cross_entropy(
-                         logits, clean.to(device).index({selected}),
-                         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)) /
-                     row_weight)
-                        .to(torch::kCPU);
+  const auto loss =
+      (torch::nn::functional::cross_entropy(logits, clean.to(device).index({selected}),
+                                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)) /
+       row_weight)
+          .to(torch::kCPU);
   const auto counts = selected.sum(1).to(torch::kCPU);
   std::vector<torch::Tensor> per_row;
   int64_t offset = 0;
@@ -186,10 +187,17 @@ void CheckGenerateOptions(const DiffusionGenerateOptions& o) {
     throw UserError("model arguments: cfg must be a finite number of 0 or more");
   if (o.remasking != "low_confidence" && o.remasking != "random")
     throw UserError("model arguments: remasking '" + o.remasking + "' (expected low_confidence or random)");
+  if (o.threshold && std::isnan(*o.threshold)) throw UserError("model arguments: threshold must be a number");
+  if (o.factor && !(*o.factor > 0 && std::isfinite(*o.factor)))
+    throw UserError("model arguments: factor must be a finite number above 0");
+  if (o.cache != DiffusionCache::kNone && o.cfg_scale > 0)
+    throw UserError("model arguments: cfg needs cache=none (a cached pass has no unconditional copy)");
 }
 
-std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model, const std::vector<LikelihoodQuery>& queries,
-                                                    const MonteCarloOptions& options, std::optional<uint64_t> seed_each) {
+std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
+                                                    const std::vector<LikelihoodQuery>& queries,
+                                                    const MonteCarloOptions& options,
+                                                    std::optional<uint64_t> seed_each) {
   torch::NoGradGuard no_grad;
   CheckMonteCarloOptions(options);
   // 1. Every query's masks, drawn as the reference draws them (forward passes
@@ -260,7 +268,8 @@ double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& 
                           double* standard_error) {
   MonteCarloOptions one_batch = options;
   // The reference's own batches: rows x length of one Monte-Carlo batch.
-  one_batch.max_batch_tokens = static_cast<int64_t>(options.batch_size) * static_cast<int64_t>(prefix.size() + target.size());
+  one_batch.max_batch_tokens =
+      static_cast<int64_t>(options.batch_size) * static_cast<int64_t>(prefix.size() + target.size());
   const LikelihoodEstimate estimate = LladaLogLikelihoods(model, {{prefix, target}}, one_batch).at(0);
   if (standard_error) *standard_error = estimate.standard_error;
   return estimate.loglikelihood;
@@ -272,14 +281,14 @@ bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& pre
   const auto device = model.device();
   const int64_t length = static_cast<int64_t>(prefix.size() + target.size());
   auto seq = torch::full({1, length}, options.mask_id, torch::TensorOptions().dtype(torch::kInt64).device(device));
-  const auto prompt_index =
-      torch::arange(length, torch::TensorOptions().dtype(torch::kInt64).device(device)) < static_cast<int64_t>(prefix.size());
+  const auto prompt_index = torch::arange(length, torch::TensorOptions().dtype(torch::kInt64).device(device)) <
+                            static_cast<int64_t>(prefix.size());
   seq.index_put_({0, torch::indexing::Slice(0, static_cast<int64_t>(prefix.size()))}, LongTensor(prefix).to(device));
   for (size_t i = 0; i < target.size(); ++i) {
     const auto mask_index = seq == options.mask_id;
-    const auto logits =
-        GuidedLogits(model, seq, prompt_index.unsqueeze(0), options.cfg_scale, options.mask_id, std::nullopt, Everything)
-            .index({mask_index});
+    const auto logits = GuidedLogits(model, seq, prompt_index.unsqueeze(0), options.cfg_scale, options.mask_id,
+                                     std::nullopt, Everything)
+                            .index({mask_index});
     auto x0 = torch::argmax(logits, -1);
     const auto p = torch::softmax(logits.to(torch::kFloat32), -1);
     const auto confidence = torch::gather(p, -1, x0.unsqueeze(-1)).squeeze(-1);
@@ -294,8 +303,114 @@ bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& pre
   return torch::all(predicted == LongTensor(target)).item<bool>();
 }
 
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// One step's proposal (generate.py): each window position's arg-max token
+// (Gumbel-perturbed at temperature > 0) and its confidence, -inf where the
+// position may not be committed. Noise is drawn for `noise_length` positions
+// and cut at `noise_offset`, so that each caller draws what its reference
+// draws (generate.py: the whole sequence).
+struct Proposal {
+  torch::Tensor tokens, confidence;  // [B, W]
+};
+
+Proposal Propose(torch::Tensor logits, const torch::Tensor& eligible, const torch::Tensor& current,
+                 const DiffusionGenerateOptions& o, int64_t noise_length, int64_t noise_offset) {
+  const int64_t batch = logits.size(0), width = logits.size(1);
+  const auto device = logits.device();
+  if (o.logits_eos_inf) logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eos_id}, kNegInf);
+  // add_gumbel_noise: at temperature 0 the very same tensor.
+  torch::Tensor noisy_logits = logits;
+  if (o.temperature != 0.0) {
+    const auto l64 = logits.to(torch::kFloat64);
+    const auto noise =
+        torch::rand({batch, noise_length, logits.size(2)}, torch::TensorOptions().dtype(torch::kFloat64).device(device))
+            .slice(1, noise_offset, noise_offset + width);
+    noisy_logits = l64.exp() / torch::pow(-torch::log(noise), o.temperature);
+  }
+  auto x0 = torch::argmax(noisy_logits, -1);
+  if (o.confidence_eos_eot_inf) {
+    // `logits_with_noise[:, :, eos] = logits[:, :, eot] = -inf`: at T=0
+    // both names are one tensor, so both ids end up banned.
+    noisy_logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eos_id}, kNegInf);
+    logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eot_id}, kNegInf);
+  }
+  torch::Tensor x0_p;
+  if (o.remasking == "low_confidence") {
+    const auto p = torch::softmax(logits, -1);
+    x0_p = torch::gather(p, -1, x0.unsqueeze(-1)).squeeze(-1);
+  } else if (o.remasking == "random") {
+    x0_p = torch::rand({batch, noise_length}, torch::TensorOptions().device(device))
+               .slice(1, noise_offset, noise_offset + width);
+  } else {
+    throw InternalError("remasking '" + o.remasking + "' passed CheckGenerateOptions");
+  }
+  return {torch::where(eligible, x0, current), torch::where(eligible, x0_p, torch::full_like(x0_p, kNegInf))};
+}
+
+// The paper's schedule: per row, the `count[j]` most confident positions.
+torch::Tensor ScheduledTransfers(const torch::Tensor& confidence, const torch::Tensor& count) {
+  auto transfers = torch::zeros_like(confidence, torch::TensorOptions().dtype(torch::kBool));
+  for (int64_t j = 0; j < confidence.size(0); ++j) {
+    const auto selected = std::get<1>(torch::topk(confidence[j], count[j].item<int64_t>()));
+    transfers[j].index_put_({selected}, true);
+  }
+  return transfers;
+}
+
+// get_num_transfer_tokens: per row, an even split of the block's masks over
+// the steps, the first `remainder` steps one more. [B, steps].
+torch::Tensor TransferSchedule(const torch::Tensor& block_mask, int64_t steps) {
+  const auto mask_count = block_mask.sum(1, /*keepdim=*/true);
+  const auto base = torch::div(mask_count, steps, "floor");
+  const auto remainder = mask_count % steps;
+  auto transfer = torch::zeros({block_mask.size(0), steps},
+                               torch::TensorOptions().dtype(torch::kInt64).device(block_mask.device())) +
+                  base;
+  for (int64_t j = 0; j < block_mask.size(0); ++j) transfer[j].slice(0, 0, remainder[j].item<int64_t>()) += 1;
+  return transfer;
+}
+
+}  // namespace
+
+torch::Tensor ThresholdTransfers(const torch::Tensor& confidence, const torch::Tensor& eligible, double threshold) {
+  auto transfers = eligible & (confidence >= threshold);
+  // At least one per row: the most confident, the lowest index among ties.
+  const auto best = torch::argmax(confidence, 1, /*keepdim=*/true);
+  transfers.scatter_(1, best, true);
+  return transfers & eligible;
+}
+
+torch::Tensor FactorTransfers(const torch::Tensor& confidence, const torch::Tensor& eligible, double factor) {
+  auto transfers = torch::zeros_like(eligible);
+  const auto counts = eligible.sum(1).to(torch::kCPU);
+  for (int64_t b = 0; b < confidence.size(0); ++b) {
+    const int64_t n = counts[b].item<int64_t>();
+    if (n == 0) continue;
+    const auto sorted = std::get<0>(torch::sort(confidence[b].index({eligible[b]}).to(torch::kCPU, torch::kFloat64),
+                                                /*dim=*/0, /*descending=*/true));
+    const double* c = sorted.data_ptr<double>();
+    // The (k+1)-th best must reach 1 - factor / (k + 2); the best always passes.
+    int64_t passing = n - 1;
+    for (int64_t k = 1; k < n; ++k) {
+      if (c[k] < 1.0 - factor / static_cast<double>(k + 2)) {
+        passing = k;
+        break;
+      }
+    }
+    // Fast-dLLM's rule, quirk included: a failure at the last position still
+    // commits all n (and n = 1 or 2 always commits every position).
+    if (passing == 0 || passing == n - 1) ++passing;
+    transfers[b].index_put_({std::get<1>(torch::topk(confidence[b], passing))}, true);
+  }
+  return transfers & eligible;
+}
+
 torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& prompt, const DiffusionGenerateOptions& o,
                             int64_t* forward_calls, const std::optional<torch::Tensor>& attention_mask) {
+  if (!o.PaperMode()) return LladaGenerateFast(model, prompt, o, forward_calls, attention_mask);
   torch::NoGradGuard no_grad;
   CheckGenerateOptions(o);
   const int64_t blocks = o.gen_length / o.block_length;
@@ -313,18 +428,11 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
     mask = torch::cat({attention_mask->to(device, torch::kInt64),
                        torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
                       1);
-  const double neg_inf = -std::numeric_limits<double>::infinity();
   int64_t calls = 0;
   for (int64_t block = 0; block < blocks; ++block) {
     const int64_t block_start = prompt_length + block * o.block_length;
-    const auto block_mask = x.slice(1, block_start, block_start + o.block_length) == o.mask_id;
-    // get_num_transfer_tokens: an even split, the first `remainder` steps get one more.
-    const auto mask_count = block_mask.sum(1, /*keepdim=*/true);
-    const auto base = torch::div(mask_count, steps_per_block, "floor");
-    const auto remainder = mask_count % steps_per_block;
-    auto transfer = torch::zeros({batch, steps_per_block}, torch::TensorOptions().dtype(torch::kInt64).device(device)) + base;
-    for (int64_t j = 0; j < batch; ++j) transfer[j].slice(0, 0, remainder[j].item<int64_t>()) += 1;
-
+    const auto transfer =
+        TransferSchedule(x.slice(1, block_start, block_start + o.block_length) == o.mask_id, steps_per_block);
     // Logits are read only inside the block (later positions get confidence
     // -inf, earlier ones are all committed), so the head runs on the block's
     // columns alone -- unless the prompt itself holds mask tokens, which the
@@ -334,46 +442,90 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
     for (int64_t step = 0; step < steps_per_block; ++step) {
       auto window = x.slice(1, window_start, window_end);  // a view: writes land in x
       const auto mask_index = window == o.mask_id;
-      torch::Tensor logits = GuidedLogits(model, x, prompt_index, o.cfg_scale, o.mask_id, mask,
-                                          [&](const torch::Tensor& hidden) {
-                                            return hidden.slice(1, window_start, window_end);
-                                          });
+      const torch::Tensor logits =
+          GuidedLogits(model, x, prompt_index, o.cfg_scale, o.mask_id, mask,
+                       [&](const torch::Tensor& hidden) { return hidden.slice(1, window_start, window_end); });
       ++calls;
-      if (o.logits_eos_inf) logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eos_id}, neg_inf);
-      // add_gumbel_noise: at temperature 0 the very same tensor. The noise is
-      // drawn for the whole sequence, as the reference draws it, then cut.
-      torch::Tensor noisy_logits = logits;
-      if (o.temperature != 0.0) {
-        const auto l64 = logits.to(torch::kFloat64);
-        const auto noise = torch::rand({batch, total_length, logits.size(2)},
-                                       torch::TensorOptions().dtype(torch::kFloat64).device(device))
-                               .slice(1, window_start, window_end);
-        noisy_logits = l64.exp() / torch::pow(-torch::log(noise), o.temperature);
-      }
-      auto x0 = torch::argmax(noisy_logits, -1);
-      if (o.confidence_eos_eot_inf) {
-        // `logits_with_noise[:, :, eos] = logits[:, :, eot] = -inf`: at T=0
-        // both names are one tensor, so both ids end up banned.
-        noisy_logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eos_id}, neg_inf);
-        logits.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), o.eot_id}, neg_inf);
-      }
-      torch::Tensor x0_p;
-      if (o.remasking == "low_confidence") {
-        const auto p = torch::softmax(logits, -1);
-        x0_p = torch::gather(p, -1, x0.unsqueeze(-1)).squeeze(-1);
-      } else if (o.remasking == "random") {
-        x0_p = torch::rand({batch, total_length}, torch::TensorOptions().device(device)).slice(1, window_start, window_end);
+      const Proposal proposal = Propose(logits, mask_index, window, o, total_length, window_start);
+      const auto transfer_index = ScheduledTransfers(proposal.confidence, transfer.select(1, step));
+      window.index_put_({transfer_index}, proposal.tokens.index({transfer_index}));
+    }
+  }
+  if (forward_calls) *forward_calls = calls;
+  return x;
+}
+
+torch::Tensor LladaGenerateFast(const Transformer& model, const torch::Tensor& prompt,
+                                const DiffusionGenerateOptions& o, int64_t* forward_calls,
+                                const std::optional<torch::Tensor>& attention_mask) {
+  torch::NoGradGuard no_grad;
+  CheckGenerateOptions(o);
+  const int64_t blocks = o.gen_length / o.block_length;
+  const int64_t steps_per_block = o.steps / blocks;
+  const bool parallel = o.threshold || o.factor;
+  // Parallel rules commit at least one token per step: a block is done in at
+  // most block_length steps. The schedule is done after its steps.
+  const int64_t step_cap = parallel ? o.block_length : steps_per_block;
+  const auto device = model.device();
+  const int64_t batch = prompt.size(0), prompt_length = prompt.size(1);
+  const int64_t total_length = prompt_length + o.gen_length;
+  auto x = torch::full({batch, total_length}, o.mask_id, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  x.slice(1, 0, prompt_length).copy_(prompt.to(device, torch::kInt64));
+  const auto prompt_index = x != o.mask_id;
+  const bool prompt_has_mask = (prompt == o.mask_id).any().item<bool>();
+  std::optional<torch::Tensor> mask;
+  if (attention_mask)
+    mask = torch::cat({attention_mask->to(device, torch::kInt64),
+                       torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
+                      1);
+  int64_t calls = 0;
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t block_start = prompt_length + block * o.block_length;
+    const int64_t block_end = block_start + o.block_length;
+    const auto transfer = TransferSchedule(x.slice(1, block_start, block_end) == o.mask_id, steps_per_block);
+    KvCache cache;
+    for (int64_t step = 0; step < step_cap; ++step) {
+      if (!(x.slice(1, block_start, block_end) == o.mask_id).any().item<bool>()) break;
+      // The block's first pass (every pass without a cache) reads the whole
+      // sequence, exactly as the paper's mode; later ones read the cache.
+      const bool full = o.cache == DiffusionCache::kNone || step == 0;
+      const int64_t window_start = full && prompt_has_mask ? 0 : block_start;
+      auto window = x.slice(1, window_start, block_end);
+      torch::Tensor logits;
+      int64_t noise_length = total_length, noise_offset = window_start;
+      if (full && o.cache == DiffusionCache::kNone) {
+        logits = GuidedLogits(model, x, prompt_index, o.cfg_scale, o.mask_id, mask,
+                              [&](const torch::Tensor& hidden) { return hidden.slice(1, window_start, block_end); });
+      } else if (full) {
+        logits = model.Head(model.Hidden(x, mask, std::nullopt, &cache).slice(1, window_start, block_end));
+      } else if (o.cache == DiffusionCache::kPrefix) {
+        logits = model.Head(
+            model.HiddenSpliced(x.slice(1, block_start), block_start, cache, mask).slice(1, 0, o.block_length));
+        noise_length = total_length - block_start;
+        noise_offset = 0;
       } else {
-        throw InternalError("remasking '" + o.remasking + "' passed CheckGenerateOptions");
+        logits = model.Head(model.HiddenSpliced(window, block_start, cache, mask));
+        noise_length = o.block_length;
+        noise_offset = 0;
       }
-      x0 = torch::where(mask_index, x0, window);
-      const auto confidence = torch::where(mask_index, x0_p, torch::full_like(x0_p, neg_inf));
-      auto transfer_index = torch::zeros_like(x0, torch::TensorOptions().dtype(torch::kBool));
-      for (int64_t j = 0; j < batch; ++j) {
-        const auto selected = std::get<1>(torch::topk(confidence[j], transfer[j][step].item<int64_t>()));
-        transfer_index[j].index_put_({selected}, true);
+      ++calls;
+      const auto eligible = window == o.mask_id;
+      const Proposal proposal = Propose(logits, eligible, window, o, noise_length, noise_offset);
+      torch::Tensor transfers;
+      if (o.factor) {
+        transfers = FactorTransfers(proposal.confidence, eligible, *o.factor);
+      } else if (o.threshold) {
+        transfers = ThresholdTransfers(proposal.confidence, eligible, *o.threshold);
+      } else {
+        transfers = ScheduledTransfers(proposal.confidence, transfer.select(1, step));
       }
-      window.index_put_({transfer_index}, x0.index({transfer_index}));
+      window.index_put_({transfers}, proposal.tokens.index({transfers}));
+    }
+    if (o.early_stop && block + 1 < blocks) {
+      const auto finished_block = x.slice(1, block_start, block_end);
+      const auto ended = ((finished_block == o.eos_id) | (finished_block == o.eot_id)).any(1);
+      x.slice(1, block_end).index_put_({ended}, o.eos_id);
+      if (ended.all().item<bool>()) break;
     }
   }
   if (forward_calls) *forward_calls = calls;

@@ -15,7 +15,7 @@ namespace llada {
 
 struct MonteCarloOptions {
   int mc_num = 128;
-  int batch_size = 32;    // must divide mc_num
+  int batch_size = 32;     // must divide mc_num
   double cfg_scale = 0.0;  // classifier-free guidance; 0 = off
   int64_t mask_id = 126336;
   // Rows x padded length of one packed forward pass; 0 = batch_size (GPU) or
@@ -25,8 +25,8 @@ struct MonteCarloOptions {
 
 // forward_process: the stratified random masking of one Monte-Carlo batch.
 // Returns the noisy batch [b, l] and p_mask [b, l].
-std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor& batch, const torch::Tensor& prompt_index,
-                                                            int64_t mask_id);
+std::pair<torch::Tensor, torch::Tensor> LladaForwardProcess(const torch::Tensor& batch,
+                                                            const torch::Tensor& prompt_index, int64_t mask_id);
 
 // The Monte-Carlo estimate of log p(target | prefix) (get_log_likelihood).
 // A one-token target takes a single forward pass (the bound is then exact).
@@ -54,7 +54,8 @@ struct LikelihoodEstimate {
 // queries are packed into shared forward passes (right-padded, padded keys
 // masked). One query alone reproduces the reference call for call; packed,
 // the estimates agree with one-at-a-time ones to float32 rounding.
-std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model, const std::vector<LikelihoodQuery>& queries,
+std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
+                                                    const std::vector<LikelihoodQuery>& queries,
                                                     const MonteCarloOptions& options,
                                                     std::optional<uint64_t> seed_each = std::nullopt);
 
@@ -62,6 +63,12 @@ std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model, co
 // confident token per step, reproduce the target?
 bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& prefix, const std::vector<int64_t>& target,
                        const MonteCarloOptions& options, std::vector<int64_t>* greedy_tokens = nullptr);
+
+// Fast-dLLM's block caches (../shared/spec/fast_decoding.md sections 2-3):
+// each block starts with a full forward pass that also stores every layer's
+// keys and values; its later steps recompute only the block and everything
+// after it (prefix) or only the block (dual), reading the rest from the cache.
+enum class DiffusionCache { kNone, kPrefix, kDual };
 
 struct DiffusionGenerateOptions {
   int64_t steps = 128;
@@ -77,16 +84,46 @@ struct DiffusionGenerateOptions {
   bool confidence_eos_eot_inf = false;
   int64_t eos_id = 126081;
   int64_t eot_id = 126348;
+  // Fast modes (defaults: generate.py). Confidence-threshold parallel
+  // decoding commits every masked position of the block whose confidence is
+  // >= threshold, and at least the most confident one; the factor rule
+  // (Fast-dLLM) commits the largest n whose n-th best confidence c satisfies
+  // (n + 1)(1 - c) <= factor, and wins over threshold. Either way a block
+  // takes at most block_length steps and `steps` only has to divide evenly.
+  DiffusionCache cache = DiffusionCache::kNone;
+  std::optional<double> threshold;
+  std::optional<double> factor;
+  // After each block, a row whose block holds EOS or EoT gets EOS in every
+  // later position; once every row has, generation stops (dInfer).
+  bool early_stop = false;
+
+  bool PaperMode() const { return cache == DiffusionCache::kNone && !threshold && !factor && !early_stop; }
 };
 void CheckGenerateOptions(const DiffusionGenerateOptions& options);
 
+// The transfer rules of one step, on confidences [B, W] (-inf where a
+// position may not be committed) and the eligible positions [B, W]: which
+// positions to commit. Exposed for the spec's worked vectors.
+torch::Tensor ThresholdTransfers(const torch::Tensor& confidence, const torch::Tensor& eligible, double threshold);
+torch::Tensor FactorTransfers(const torch::Tensor& confidence, const torch::Tensor& eligible, double factor);
 
 // generate(): iterative low-confidence remasking over blocks. `prompt` [B, Lp]
 // (left-padded to equal lengths; `attention_mask` [B, Lp] marks real tokens,
 // and padded keys are masked out). Returns [B, Lp + gen_length].
-// `forward_calls` counts model calls.
-torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& prompt, const DiffusionGenerateOptions& options,
-                            int64_t* forward_calls = nullptr,
+// `forward_calls` counts model calls (NFE). The paper's mode runs
+// generate.py's loop call for call; any fast setting runs LladaGenerateFast.
+torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& prompt,
+                            const DiffusionGenerateOptions& options, int64_t* forward_calls = nullptr,
                             const std::optional<torch::Tensor>& attention_mask = std::nullopt);
+
+// Fast-dLLM's generate / generate_with_prefix_cache / generate_with_dual_cache
+// in one loop: a block ends as soon as it has no mask left (so in the paper's
+// schedule it takes min(steps per block, block_length) forward passes), the
+// block-start forward pass counts as a step, and threshold and factor blocks
+// run until done (at most block_length steps) instead of Fast-dLLM's cap.
+// With the paper's settings it gives generate.py's tokens.
+torch::Tensor LladaGenerateFast(const Transformer& model, const torch::Tensor& prompt,
+                                const DiffusionGenerateOptions& options, int64_t* forward_calls = nullptr,
+                                const std::optional<torch::Tensor>& attention_mask = std::nullopt);
 
 }  // namespace llada

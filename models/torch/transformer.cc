@@ -80,11 +80,33 @@ torch::Tensor Transformer::Head(const torch::Tensor& hidden) const {
 
 torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
                                   const std::optional<torch::Tensor>& position_ids, KvCache* cache) const {
+  if (cache && !config_.causal && cache->length() != 0)
+    throw InternalError("a bidirectional model fills an empty cache; it cannot append to one");
+  return Layers(input_ids, attention_mask, position_ids, cache, nullptr, 0);
+}
+
+torch::Tensor Transformer::HiddenSpliced(const torch::Tensor& input_ids, int64_t splice_at, const KvCache& cache,
+                                         const std::optional<torch::Tensor>& attention_mask) const {
+  if (config_.causal) throw InternalError("spliced passes are for bidirectional models");
+  if (splice_at < 0 || splice_at > cache.length() || cache.keys.size() != layers_.size())
+    throw InternalError("splice position " + std::to_string(splice_at) + " outside a cache of " +
+                        std::to_string(cache.length()) + " tokens");
+  const int64_t length = input_ids.size(1);
+  const auto positions =
+      torch::arange(splice_at, splice_at + length, torch::TensorOptions(device_).dtype(torch::kInt64))
+          .unsqueeze(0)
+          .expand({input_ids.size(0), length});
+  return Layers(input_ids, attention_mask, positions, nullptr, &cache, splice_at);
+}
+
+torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
+                                  const std::optional<torch::Tensor>& position_ids, KvCache* cache,
+                                  const KvCache* splice, int64_t splice_at) const {
   torch::NoGradGuard no_grad;
-  if (cache && !config_.causal) throw InternalError("a KV cache needs a causal model");
   const auto ids = input_ids.to(device_, torch::kInt64);
   const int64_t batch = ids.size(0), length = ids.size(1);
-  const int64_t past = cache ? cache->length() : 0, total = past + length;
+  const int64_t past = cache ? cache->length() : 0;
+  const int64_t total = splice ? std::max(splice->length(), splice_at + length) : past + length;
   const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, head_dim = config_.head_dim;
 
   torch::Tensor positions = position_ids
@@ -149,7 +171,12 @@ torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::opt
     q = rotate(q.view({batch, length, heads, head_dim}).transpose(1, 2));
     k = rotate(k.view({batch, length, kv_heads, head_dim}).transpose(1, 2));
     v = v.view({batch, length, kv_heads, head_dim}).transpose(1, 2);
-    if (cache) {
+    if (splice) {
+      const auto& keys = splice->keys[l];
+      const auto& values = splice->values[l];
+      k = torch::cat({keys.slice(2, 0, splice_at), k, keys.slice(2, splice_at + length)}, 2);
+      v = torch::cat({values.slice(2, 0, splice_at), v, values.slice(2, splice_at + length)}, 2);
+    } else if (cache) {
       if (cache->keys.size() < layers_.size()) {
         cache->keys.resize(layers_.size());
         cache->values.resize(layers_.size());

@@ -19,7 +19,9 @@ namespace llada {
 torch::Device ParseDevice(const std::string& device);
 torch::ScalarType ParseDtype(const std::string& dtype, const torch::Device& device);
 
-// Keys and values of every layer for the tokens seen so far (ARM decoding).
+// Keys and values of every layer (after RoPE): for the tokens seen so far
+// (ARM decoding), or of one full bidirectional pass (LLaDA's block caches,
+// Fast-dLLM; see HiddenSpliced).
 struct KvCache {
   std::vector<torch::Tensor> keys, values;  // per layer: [B, kv_heads, S, head_dim]
   int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
@@ -36,17 +38,27 @@ class Transformer {
 
   // Logits [B, T, V] in float32. `attention_mask` [B, T] (1 = token, 0 = pad)
   // masks padded keys. `position_ids` [B, T] defaults to 0..T-1 (after the
-  // cached length). With `cache`, keys and values are appended to it (causal
-  // families only).
-  torch::Tensor Forward(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask = std::nullopt,
-                        const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr) const {
+  // cached length). With `cache`, a causal model appends this pass's keys and
+  // values to it; a bidirectional one (LLaDA) stores them in an empty cache.
+  torch::Tensor Forward(const torch::Tensor& input_ids,
+                        const std::optional<torch::Tensor>& attention_mask = std::nullopt,
+                        const std::optional<torch::Tensor>& position_ids = std::nullopt,
+                        KvCache* cache = nullptr) const {
     return Head(Hidden(input_ids, attention_mask, position_ids, cache));
   }
 
   // The final-normed hidden states [B, T, H] (Forward without the head), so
   // callers can apply the head only where logits are read.
-  torch::Tensor Hidden(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask = std::nullopt,
+  torch::Tensor Hidden(const torch::Tensor& input_ids,
+                       const std::optional<torch::Tensor>& attention_mask = std::nullopt,
                        const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr) const;
+  // LLaDA's cached pass (Fast-dLLM's prefix and dual caches): the T tokens
+  // `input_ids` stand at positions [splice_at, splice_at + T), and attend to
+  // the cached keys and values with those columns replaced by their own fresh
+  // ones (appended, where the cache ends at splice_at). The cache is unchanged.
+  // `attention_mask` [B, S] covers every key after the splice.
+  torch::Tensor HiddenSpliced(const torch::Tensor& input_ids, int64_t splice_at, const KvCache& cache,
+                              const std::optional<torch::Tensor>& attention_mask = std::nullopt) const;
   // The LM head: [..., H] -> float32 logits [..., V].
   torch::Tensor Head(const torch::Tensor& hidden) const;
 
@@ -55,6 +67,11 @@ class Transformer {
     torch::Tensor attn_norm, q, k, v, o, q_bias, k_bias, v_bias, ffn_norm, gate, up, down;
   };
   torch::Tensor Load(const Checkpoint& checkpoint, const std::string& name) const;
+  // Hidden and HiddenSpliced: `cache` is appended to (or filled), `splice`
+  // read with its columns from `splice_at` replaced; at most one of them.
+  torch::Tensor Layers(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
+                       const std::optional<torch::Tensor>& position_ids, KvCache* cache, const KvCache* splice,
+                       int64_t splice_at) const;
   torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const;
 
   TransformerConfig config_;
