@@ -36,12 +36,23 @@ struct Request {
   int sample_index = 0;
 };
 
+// What one generated answer cost, for speed beside accuracy
+// (../shared/spec/fast_decoding.md section 1): model forward calls (NFE),
+// generated tokens before the first EOS/EoT, and the model's wall time for
+// the request (warm-up excluded, the device synchronized before the clock).
+struct GenerationCost {
+  int64_t forward_calls = 0;
+  int64_t generated_tokens = 0;
+  double seconds = 0.0;
+};
+
 struct Response {
   double loglikelihood = 0.0;  // loglikelihood only
   bool is_greedy = false;      // loglikelihood only
   // Monte-Carlo estimates (LLaDA): the sample standard error of loglikelihood.
   std::optional<double> loglikelihood_stderr;
   std::string text;            // generate_until only
+  std::optional<GenerationCost> cost;  // generate_until, from backends that measure it
 };
 
 }  // namespace llada

@@ -81,7 +81,6 @@ std::string Truncate(const std::string& text, size_t limit) {
   return text.size() <= limit ? text : text.substr(0, limit) + "\n… (" + std::to_string(text.size()) + " bytes)";
 }
 
-
 }  // namespace
 
 std::string ShotsLabel(const StoredRun& run) {
@@ -124,6 +123,7 @@ nlohmann::json RunsJson(Store& store, const TaskRegistry& registry) {
   for (const auto& run : store.ListRuns()) {
     nlohmann::json headline = nlohmann::json::array();  // in the order the tasks were asked for
     const auto metrics = store.LoadMetrics(run.id);
+    const auto speeds = store.LoadSpeed(run.id);
     for (const auto& task : RequestedTasks(run, registry)) {
       const std::string key = HeadlineMetric(registry, task);
       if (auto m = FindMetric(metrics, task, key))
@@ -303,6 +303,53 @@ std::string FormatComparison(const ComparisonReport& report) {
   return out.str();
 }
 
+std::vector<SettingStudyRow> CompareSettings(Store& store, const TaskRegistry& registry,
+                                             const std::vector<std::pair<std::string, int64_t>>& setting_runs) {
+  std::vector<SettingStudyRow> rows;
+  if (setting_runs.size() < 2) return rows;
+  const int64_t baseline = setting_runs.front().second;
+  const auto baseline_speed = store.LoadSpeed(baseline);
+  for (size_t i = 1; i < setting_runs.size(); ++i) {
+    const auto& [label, run] = setting_runs[i];
+    const auto candidate_speed = store.LoadSpeed(run);
+    for (const auto& comparison : CompareRuns(store, registry, baseline, run, 0.05, 0.0).tasks) {
+      SettingStudyRow row{label, comparison, nullptr, nullptr};
+      if (auto it = baseline_speed.find(comparison.task); it != baseline_speed.end()) row.baseline_speed = it->second;
+      if (auto it = candidate_speed.find(comparison.task); it != candidate_speed.end())
+        row.candidate_speed = it->second;
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+std::string FormatSettingStudy(const std::string& baseline, const std::vector<SettingStudyRow>& rows) {
+  std::ostringstream out;
+  out << "settings against the baseline (" << baseline
+      << "): accuracy difference with its 95% interval and p-value (paired, Holm-corrected per setting), and the "
+         "speed-up in generated tokens per second of model time\n";
+  char line[640];
+  std::snprintf(line, sizeof(line), "%-20s %-32s %-22s %5s %8s %8s %8s %19s %8s %10s %9s %8s %6s\n", "task", "setting",
+                "metric", "n", "baseline", "setting", "delta", "95% interval", "p", "base tok/s", "tok/s", "speed-up",
+                "TPF");
+  out << line;
+  auto number = [](const nlohmann::json& speed, const char* key) {
+    return speed.is_object() && speed.contains(key) && speed.at(key).is_number() ? speed.at(key).get<double>() : NAN;
+  };
+  for (const auto& row : rows) {
+    const auto& a = row.accuracy;
+    const double base = number(row.baseline_speed, "tokens_per_second");
+    const double speed = number(row.candidate_speed, "tokens_per_second");
+    std::snprintf(line, sizeof(line),
+                  "%-20s %-32s %-22s %5zu %8.4f %8.4f %+8.4f [%+8.4f,%+8.4f] %8.3g %10.2f %9.2f %7.2fx %6.2f%s\n",
+                  a.task.c_str(), row.setting.c_str(), a.metric.c_str(), a.stats.n, a.stats.baseline, a.stats.candidate,
+                  a.stats.delta, a.stats.ci_low, a.stats.ci_high, a.stats.p_value, base, speed, speed / base,
+                  number(row.candidate_speed, "tokens_per_forward"), a.significant ? "  significant" : "");
+    out << line;
+  }
+  return out.str();
+}
+
 std::vector<StudyRow> ComputeStudy(Store& store, const TaskRegistry& registry, const std::vector<int64_t>& run_ids) {
   // (model, setting, task) -> shots -> newest run
   std::map<std::tuple<std::string, std::string, std::string>, std::map<int, int64_t>> cells;
@@ -361,6 +408,30 @@ std::string FormatStudy(const std::vector<StudyRow>& study) {
   return out.str();
 }
 
+namespace {
+
+// A run's generation settings for one task, as its resolved config records
+// them ("gen_length=256 block_length=32 cache=dual threshold=0.9").
+std::string DecodingLabel(const nlohmann::json& config, const std::string& task) {
+  static const char* const kKeys[] = {"gen_length", "steps",      "block_length", "cache",       "threshold",
+                                      "factor",     "early_stop", "remasking",    "temperature", "max_gen_toks"};
+  for (const auto& entry : config.value("tasks", nlohmann::json::array())) {
+    if (entry.value("task", std::string()) != task || !entry.contains("model_args")) continue;
+    std::string label;
+    for (const char* key : kKeys) {
+      const auto& args = entry.at("model_args");
+      if (!args.contains(key) || args.at(key).is_null()) continue;
+      const auto& value = args.at(key);
+      label += (label.empty() ? "" : " ") + std::string(key) + "=" +
+               (value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    return label.empty() ? "default decoding" : label;
+  }
+  return "default decoding";
+}
+
+}  // namespace
+
 HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const std::filesystem::path& reported_file,
                              size_t samples_per_cell) {
   HtmlReportInput input;
@@ -384,6 +455,7 @@ HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const s
     }
     LeaderboardRow& row = input.rows[row_of.at(row_key)];
     const auto metrics = store.LoadMetrics(run.id);
+    const auto speeds = store.LoadSpeed(run.id);
     for (const auto& task : RequestedTasks(run, registry)) {
       const std::string key = HeadlineMetric(registry, task);
       auto m = FindMetric(metrics, task, key);
@@ -391,6 +463,10 @@ HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const s
       if (std::find(input.tasks.begin(), input.tasks.end(), task) == input.tasks.end()) input.tasks.push_back(task);
       input.task_metrics[task] = key;
       row.cells[task] = {m->value, m->stderr_value, m->n, m->num_fewshot, run.id, key};
+      if (auto speed = speeds.find(task); speed != speeds.end() && speed->second.is_object())
+        input.speed.push_back({task, run.record.model_spec, DecodingLabel(run.record.config, task), run.id, m->value,
+                               m->stderr_value, speed->second.value("tokens_per_second", 0.0),
+                               speed->second.value("tokens_per_forward", 0.0)});
     }
   }
   // The samples behind every measured cell (the newest run of each).

@@ -69,6 +69,18 @@ std::vector<StudyRow> ComputeStudy(Store& store, const TaskRegistry& registry,
                                    const std::vector<int64_t>& run_ids = {});
 std::string FormatStudy(const std::vector<StudyRow>& study);
 
+// One task of one setting of a --model-args-grid study against the grid's
+// baseline run: the paired accuracy comparison beside the measured speed.
+struct SettingStudyRow {
+  std::string setting;
+  TaskComparison accuracy;
+  nlohmann::json baseline_speed, candidate_speed;  // results' "speed" entries (null: not generated)
+};
+// For every setting after the first, every task both runs scored.
+std::vector<SettingStudyRow> CompareSettings(Store& store, const TaskRegistry& registry,
+                                             const std::vector<std::pair<std::string, int64_t>>& setting_runs);
+std::string FormatSettingStudy(const std::string& baseline, const std::vector<SettingStudyRow>& rows);
+
 // Everything the HTML report shows; `reported_file` is a configs/reported/*.json
 // (empty: none); at most `samples_per_cell` samples per run and task.
 HtmlReportInput GatherReport(Store& store, const TaskRegistry& registry, const std::filesystem::path& reported_file,

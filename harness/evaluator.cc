@@ -37,13 +37,23 @@ nlohmann::json ResponseJson(RequestType type, const Response& response) {
     if (response.loglikelihood_stderr) json["stderr"] = *response.loglikelihood_stderr;
     return json;
   }
-  return {{"text", response.text}};
+  nlohmann::json json = {{"text", response.text}};
+  if (response.cost)
+    json["cost"] = {{"forward_calls", response.cost->forward_calls},
+                    {"generated_tokens", response.cost->generated_tokens},
+                    {"seconds", response.cost->seconds}};
+  return json;
 }
 
 Response ResponseFromJson(const nlohmann::json& json) {
   Response response;
   if (json.contains("text")) {
     response.text = json.at("text").get<std::string>();
+    if (json.contains("cost")) {
+      const auto& cost = json.at("cost");
+      response.cost = GenerationCost{cost.at("forward_calls").get<int64_t>(), cost.at("generated_tokens").get<int64_t>(),
+                                     cost.at("seconds").get<double>()};
+    }
   } else {
     response.loglikelihood = json.at("loglikelihood").get<double>();
     response.is_greedy = json.at("is_greedy").get<bool>();
@@ -539,6 +549,36 @@ void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* ind
   report->metrics.push_back(record);
 }
 
+// A task's generation speed from its responses' costs (each distinct
+// request once; cached ones keep the cost of the run that computed them):
+// totals, tokens/s and requests/s over model time, tokens per forward call.
+// Null when no response carries a cost.
+nlohmann::json GenerationSpeed(const std::vector<std::vector<std::string>>& keys, const ResponseTable& table) {
+  std::set<std::string> seen;
+  int64_t requests = 0, calls = 0, tokens = 0;
+  double seconds = 0.0;
+  for (const auto& document : keys)
+    for (const auto& key : document) {
+      auto it = table.responses.find(key);
+      if (it == table.responses.end() || !it->second.contains("cost") || !seen.insert(key).second) continue;
+      const auto& cost = it->second.at("cost");
+      ++requests;
+      calls += cost.at("forward_calls").get<int64_t>();
+      tokens += cost.at("generated_tokens").get<int64_t>();
+      seconds += cost.at("seconds").get<double>();
+    }
+  if (requests == 0) return nullptr;
+  auto per = [](double a, double b) { return b > 0 ? nlohmann::json(a / b) : nlohmann::json(nullptr); };
+  return {{"requests", requests},
+          {"forward_calls", calls},
+          {"generated_tokens", tokens},
+          {"model_seconds", seconds},
+          {"tokens_per_second", per(tokens, seconds)},
+          {"requests_per_second", per(requests, seconds)},
+          {"tokens_per_forward", per(tokens, calls)},
+          {"forward_calls_per_request", per(calls, requests)}};
+}
+
 // One document's sample record: its responses, filtered answers, metric
 // values and details (keyed "<metric>,<filter>" as lm-eval writes them), or
 // the error that stopped it.
@@ -557,6 +597,13 @@ ScoredDocument ScoreDocument(const Task& task, size_t doc_index, const std::vect
     const nlohmann::json& stored = table.responses.at(key);
     sample.responses.push_back(stored.contains("text") ? stored.at("text") : stored);
     responses.push_back(ResponseFromJson(stored));
+    // What the answer cost, without its wall time: a sample record depends
+    // only on the run's configuration (the time is in the store's response).
+    if (stored.contains("cost")) {
+      nlohmann::json cost = stored.at("cost");
+      cost.erase("seconds");
+      sample.details["cost"].push_back(cost);
+    }
   }
   try {
     const DocumentScore score = task.Score(doc_index, responses, context);
@@ -649,6 +696,7 @@ TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::st
   report.n_original = static_cast<int64_t>(task.NumDocs());
   report.n_effective = static_cast<int64_t>(planned.doc_indices.size());
   report.config = task.Describe();
+  report.speed = GenerationSpeed(keys, table);
   for (const auto& reported : task.reported_metrics()) {
     MetricRecord record;
     record.filter = reported.filter;
@@ -778,6 +826,8 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
     std::vector<MetricRecord> all_metrics;
     for (const auto& entry : index) all_metrics.push_back(entry.second);
     store->PutMetrics(run_id, all_metrics);
+    for (const auto& [name, report] : reports)
+      if (!report.speed.is_null()) store->PutSpeed(run_id, name, report.speed);
     if (options.after_store) options.after_store("metrics");
     store->FinishRun(run_id, "finished");
 

@@ -13,6 +13,10 @@ namespace llada {
 namespace {
 
 std::string Percent(double value) { return FormatFixed(100.0 * value, 1); }
+// Three significant digits at most: 0.0123, 1.23, 123, 1234.
+std::string FormatSpeed(double value) {
+  return value >= 100 ? FormatFixed(value, 0) : FormatFixed(value, value >= 10 ? 1 : 2);
+}
 
 std::string Anchor(int64_t run_id, const std::string& task) {
   std::string id = "samples-" + std::to_string(run_id) + "-";
@@ -122,6 +126,66 @@ std::string BarChart(const HtmlReportInput& input, const std::string& task) {
     }
     svg << "<text x=\"" << label_width + plot_width + 6 << "\" y=\"" << y + 13 << "\" font-size=\"11\">"
         << Percent(bar.value) << "</text>";
+  }
+  svg << "</svg></div>";
+  return svg.str();
+}
+
+// Accuracy (95% interval) against generated tokens per second (log scale),
+// one point per run of the task: what a decoding setting buys and costs.
+std::string SpeedChart(const HtmlReportInput& input, const std::string& task) {
+  std::vector<const SpeedPoint*> points;
+  for (const auto& point : input.speed)
+    if (point.task == task && point.tokens_per_second > 0) points.push_back(&point);
+  if (points.empty()) return "";
+  double low = points.front()->tokens_per_second, high = low;
+  for (const auto* point : points) {
+    low = std::min(low, point->tokens_per_second);
+    high = std::max(high, point->tokens_per_second);
+  }
+  const double log_low = std::floor(std::log10(low)), log_high = std::max(log_low + 1, std::ceil(std::log10(high)));
+  const int left = 50, plot_width = 360, top = 40, plot_height = 200, legend_row = 14;
+  const int height = top + plot_height + 30 + legend_row * static_cast<int>(points.size());
+  auto x_of = [&](double tps) { return left + plot_width * (std::log10(tps) - log_low) / (log_high - log_low); };
+  auto y_of = [&](double value) { return top + plot_height * (1.0 - std::clamp(value, 0.0, 1.0)); };
+  std::ostringstream svg;
+  svg << "<div class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << left + plot_width + 440
+      << "\" height=\"" << height << "\" role=\"img\" aria-label=\"" << HtmlEscape(task)
+      << " accuracy against speed\">";
+  svg << "<text x=\"0\" y=\"14\" font-weight=\"600\" font-size=\"13\">" << HtmlEscape(task) << "</text>";
+  svg << "<text x=\"0\" y=\"28\" font-size=\"11\" fill=\"#5b6474\">"
+      << HtmlEscape(input.task_metrics.count(task) ? input.task_metrics.at(task) : "")
+      << " (95% interval) against generated tokens/s of model time</text>";
+  for (int tick = 0; tick <= 4; ++tick) {
+    const double y = y_of(tick / 4.0);
+    svg << "<line x1=\"" << left << "\" x2=\"" << left + plot_width << "\" y1=\"" << y << "\" y2=\"" << y
+        << "\" stroke=\"#e4e8ef\"/><text x=\"" << left - 6 << "\" y=\"" << y + 4
+        << "\" font-size=\"10\" text-anchor=\"end\" fill=\"#7a8292\">" << tick * 25 << "%</text>";
+  }
+  for (double decade = log_low; decade <= log_high; ++decade) {
+    const double x = x_of(std::pow(10.0, decade));
+    svg << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << top << "\" y2=\"" << top + plot_height
+        << "\" stroke=\"#e4e8ef\"/><text x=\"" << x << "\" y=\"" << top + plot_height + 14
+        << "\" font-size=\"10\" text-anchor=\"middle\" fill=\"#7a8292\">" << FormatSpeed(std::pow(10.0, decade))
+        << "</text>";
+  }
+  static const char* const kColors[] = {"#3461c1", "#c1442e", "#2e8b57", "#b8860b", "#7b4bb7", "#2a9bb0"};
+  for (size_t i = 0; i < points.size(); ++i) {
+    const SpeedPoint& point = *points[i];
+    const char* color = kColors[i % (sizeof(kColors) / sizeof(kColors[0]))];
+    const double x = x_of(point.tokens_per_second), y = y_of(point.value);
+    const std::string label = point.model + " · " + point.setting + " (run " + std::to_string(point.run_id) + ")";
+    if (point.stderr_value) {
+      svg << "<path d=\"M" << x << " " << y_of(point.value - 1.96 * *point.stderr_value) << "V"
+          << y_of(point.value + 1.96 * *point.stderr_value) << "\" stroke=\"" << color << "\" stroke-width=\"1.5\"/>";
+    }
+    svg << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"4\" fill=\"" << color << "\"><title>" << HtmlEscape(label)
+        << ": " << Percent(point.value) << "% at " << FormatSpeed(point.tokens_per_second) << " tokens/s, "
+        << FormatSpeed(point.tokens_per_forward) << " tokens per forward</title></circle>";
+    const double legend_y = top + plot_height + 30 + legend_row * static_cast<double>(i);
+    svg << "<circle cx=\"" << left << "\" cy=\"" << legend_y - 4 << "\" r=\"4\" fill=\"" << color << "\"/><text x=\""
+        << left + 10 << "\" y=\"" << legend_y << "\" font-size=\"11\">" << HtmlEscape(label) << ": "
+        << Percent(point.value) << "%, " << FormatSpeed(point.tokens_per_second) << " tokens/s</text>";
   }
   svg << "</svg></div>";
   return svg.str();
@@ -242,6 +306,15 @@ std::string RenderHtmlReport(const HtmlReportInput& input) {
   html << "<h2 id=\"charts\">Per-task charts</h2><div class=\"charts\">";
   for (const auto& task : input.tasks) html << BarChart(input, task);
   html << "</div>\n";
+
+  // Accuracy against speed, for generation tasks with measured speed.
+  std::string speed_charts;
+  for (const auto& task : input.tasks) speed_charts += SpeedChart(input, task);
+  if (!speed_charts.empty())
+    html << "<h2 id=\"speed\">Accuracy against speed</h2><p class=\"muted\">One point per run: its decoding "
+            "settings, the headline metric with its 95% interval, and generated tokens per second of model time "
+            "(warm-up excluded). Compare settings of one model measured on one machine.</p><div class=\"charts\">"
+         << speed_charts << "</div>\n";
 
   // Zero/few-shot.
   html << "<h2 id=\"fewshot\">Zero-shot and few-shot</h2>";

@@ -53,6 +53,17 @@ struct StudyRow {
   double zero_shot = 0.0, few_shot = 0.0, delta = 0.0, ci_low = 0.0, ci_high = 0.0, p_value = 1.0;
 };
 
+// One run's accuracy on a generation task against its measured speed (the
+// accuracy-vs-speed chart: one point per decoding setting).
+struct SpeedPoint {
+  std::string task, model, setting;  // setting: the run's decoding settings for the task
+  int64_t run_id = 0;
+  double value = 0.0;                // headline metric
+  std::optional<double> stderr_value;
+  double tokens_per_second = 0.0;
+  double tokens_per_forward = 0.0;
+};
+
 struct RunMeta {
   int64_t id = 0;
   std::string model, kind, tasks, shots, setting, status, started_at, finished_at, harness_version, git_sha, host,
@@ -68,6 +79,7 @@ struct HtmlReportInput {
   std::vector<LeaderboardRow> rows;
   std::vector<CellSamples> samples;
   std::vector<StudyRow> study;
+  std::vector<SpeedPoint> speed;
   std::vector<RunMeta> runs;
   std::string reported_source;  // where the reported rows come from
 };

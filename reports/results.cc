@@ -71,7 +71,7 @@ nlohmann::json BuildResultsJson(const RunReport& report) {
   nlohmann::json results = nlohmann::json::object(), groups = nlohmann::json::object(),
                  group_subtasks = nlohmann::json::object(), configs = nlohmann::json::object(),
                  versions = nlohmann::json::object(), n_shot = nlohmann::json::object(),
-                 higher_is_better = nlohmann::json::object(), n_samples = nlohmann::json::object();
+                 higher_is_better = nlohmann::json::object(), n_samples = nlohmann::json::object(), speed = nlohmann::json::object();
   for (const auto& task : report.tasks) {
     nlohmann::json entry = {{"alias", DisplayName(task)}};
     for (const auto& metric : task.metrics) {
@@ -90,6 +90,7 @@ nlohmann::json BuildResultsJson(const RunReport& report) {
     } else {
       configs[task.name] = task.config;
       n_samples[task.name] = {{"original", task.n_original}, {"effective", task.n_effective}};
+      if (!task.speed.is_null()) speed[task.name] = task.speed;
     }
   }
   // lm-eval lists leaf tasks requested outside any group with no subtasks.
@@ -104,6 +105,9 @@ nlohmann::json BuildResultsJson(const RunReport& report) {
           {"n-shot", n_shot},
           {"higher_is_better", higher_is_better},
           {"n-samples", n_samples},
+          // Beside accuracy: each generation task's decoding cost and speed,
+          // on the device and dtype of config.numerics.
+          {"speed", speed},
           {"config", report.run_config},
           {"git_hash", report.git_sha},
           {"date", std::chrono::duration<double>(now).count()},

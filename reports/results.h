@@ -21,6 +21,7 @@ struct TaskReport {
   int64_t n_original = 0;              // documents in the split
   int64_t n_effective = 0;             // documents evaluated (after --limit / --doc-range)
   nlohmann::json config;               // leaf tasks: resolved config
+  nlohmann::json speed;                // generation tasks: NFE, tokens, tokens/s (null otherwise)
 };
 
 struct RunReport {

@@ -91,12 +91,22 @@ ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
 ALTER TABLE runs ADD COLUMN owner_start TEXT;
 ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
 )sql",
+    // Version 4: speed beside accuracy. Per run and generation task, what
+    // decoding cost (forward calls, generated tokens, model seconds) and the
+    // speed it gave, as the results' "speed" reports it (JSON).
+    R"sql(
+CREATE TABLE speed (
+  run_id  INTEGER NOT NULL REFERENCES runs(id),
+  task    TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  PRIMARY KEY (run_id, task)
+);
+)sql",
 };
 
 // A running run whose owner is on another host is presumed dead once its
 // heartbeat (every kHeartbeatSeconds) is this old.
 constexpr int kStaleHeartbeatSeconds = 120;
-
 
 // RAII prepared statement with 1-based binding helpers.
 class Statement {
@@ -245,9 +255,10 @@ void Store::Migrate() {
     Transaction transaction(db_);
     const int version = SchemaVersion();
     if (version > CurrentSchemaVersion())
-      throw UserError::InFile(path_, "--db", "schema version " + std::to_string(version) +
-                                                 " is newer than this llada-eval understands (" +
-                                                 std::to_string(CurrentSchemaVersion()) + "); upgrade llada-eval");
+      throw UserError::InFile(path_, "--db",
+                              "schema version " + std::to_string(version) +
+                                  " is newer than this llada-eval understands (" +
+                                  std::to_string(CurrentSchemaVersion()) + "); upgrade llada-eval");
     if (version == CurrentSchemaVersion()) return;
     if (version == 0) {
       // A fresh file, or someone else's database: refuse to add tables to a
@@ -261,6 +272,19 @@ void Store::Migrate() {
     Exec("PRAGMA user_version = " + std::to_string(version + 1));
     transaction.Commit();
   }
+}
+
+void Store::PutSpeed(int64_t run_id, const std::string& task, const nlohmann::json& summary) {
+  Statement insert(db_, "INSERT OR REPLACE INTO speed (run_id, task, summary) VALUES (?, ?, ?)", path_);
+  insert.Bind(1, run_id).Bind(2, task).Bind(3, summary.dump()).Run();
+}
+
+std::map<std::string, nlohmann::json> Store::LoadSpeed(int64_t run_id) {
+  Statement select(db_, "SELECT task, summary FROM speed WHERE run_id = ? ORDER BY task", path_);
+  select.Bind(1, run_id);
+  std::map<std::string, nlohmann::json> speeds;
+  while (select.Step()) speeds[select.Text(0)] = nlohmann::json::parse(select.Text(1), nullptr, false);
+  return speeds;
 }
 
 int64_t Store::UpsertModel(const std::string& identity, const std::string& spec, const nlohmann::json& description) {

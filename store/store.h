@@ -138,6 +138,9 @@ class Store {
   std::vector<SampleRecord> LoadSamples(int64_t run_id, const std::string& task);
   void PutMetrics(int64_t run_id, const std::vector<MetricRecord>& metrics);
   std::vector<MetricRecord> LoadMetrics(int64_t run_id);
+  // A generation task's speed in a run (results' "speed" entry), by task.
+  void PutSpeed(int64_t run_id, const std::string& task, const nlohmann::json& summary);
+  std::map<std::string, nlohmann::json> LoadSpeed(int64_t run_id);
 
   int64_t CountRows(const std::string& table);
 

@@ -1381,17 +1381,37 @@ TEST(TorchCliSettingsTest, FastDecodingModelArgsReachTheBackend) {
         testing::ReadFile(LatestResults(tmp.path() / label)))["config"]["model_identity"].get<std::string>());
     return identity.at("settings").at("generate_until");
   };
+  // Speed beside accuracy: per sample (its cost) and per task (results' "speed").
+  auto speed = [&](const std::string& label) {
+    const auto results = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / label)));
+    int64_t calls = 0;
+    for (const auto& line : testing::ReadLines(tmp.path() / label / "samples_gsm8k.jsonl")) {
+      const auto cost = nlohmann::json::parse(line).at("details").at("cost").at(0);
+      EXPECT_LE(cost.at("generated_tokens").get<int64_t>(), 16) << label;
+      EXPECT_FALSE(cost.contains("seconds")) << "sample records must not depend on timing";
+      calls += cost.at("forward_calls").get<int64_t>();
+    }
+    const auto& task = results.at("speed").at("gsm8k");
+    EXPECT_EQ(task.at("requests"), 2) << label;
+    EXPECT_EQ(task.at("forward_calls"), calls) << label;
+    EXPECT_GT(task.at("tokens_per_second").get<double>(), 0.0) << label;
+    EXPECT_GT(task.at("model_seconds").get<double>(), 0.0) << label;
+    return task;
+  };
   const std::string lengths = "gen_length=16,steps=16,block_length=8";
-  const auto paper = run("paper", {"--model-args", lengths});
+  const auto paper = run("paper", {"--model-args", lengths, "--log-samples"});
   ASSERT_EQ(paper.exit_code, 0) << Describe(paper);
   for (const char* key : {"cache", "threshold", "factor", "early_stop"})
     EXPECT_FALSE(generation_settings("paper").contains(key)) << key;
-  const auto fast = run("fast", {"--model-args", lengths + ",cache=dual,threshold=0.9,early_stop=true"});
+  EXPECT_EQ(speed("paper").at("forward_calls"), 2 * 16);  // generate.py: `steps` passes per request
+  const auto fast =
+      run("fast", {"--model-args", lengths + ",cache=dual,threshold=0.9,early_stop=true", "--log-samples"});
   ASSERT_EQ(fast.exit_code, 0) << Describe(fast);
   EXPECT_EQ(generation_settings("fast").at("cache"), "dual");
   EXPECT_EQ(generation_settings("fast").at("threshold"), 0.9);
   EXPECT_EQ(generation_settings("fast").at("early_stop"), true);
   EXPECT_EQ(fast.err.find("responses found in the request cache"), std::string::npos) << fast.err;
+  EXPECT_LE(speed("fast").at("forward_calls").get<int64_t>(), 2 * 16);
 
   const auto preset = run("preset", {"--preset", "fast-dllm", "--shots", "0", "--model-args", "gen_length=32"});
   ASSERT_EQ(preset.exit_code, 0) << Describe(preset);

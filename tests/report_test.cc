@@ -19,6 +19,7 @@
 #include "core/text.h"
 #include "reports/html_report.h"
 #include "reports/paired_stats.h"
+#include "store/store.h"
 #include "tasks/loaders.h"
 #include "tests/test_util.h"
 
@@ -343,11 +344,71 @@ TEST_F(StudyReportTest, SecondStudyMakesNoModelCallsAndTheReportRendersInChromiu
   EXPECT_NE(dom.find(">ARM</span>"), std::string::npos);
   EXPECT_NE(dom.find("id=\"study-table\""), std::string::npos);
   EXPECT_NE(dom.find(" cores · "), std::string::npos) << "the runs table names the machine";
-  EXPECT_EQ(testing::CountOccurrences(dom, "<svg"), 4);                     // three task charts and the study chart
+  // Three task charts, the study chart, and gsm8k's accuracy against speed.
+  EXPECT_EQ(testing::CountOccurrences(dom, "<svg"), 5);
+  EXPECT_NE(dom.find("id=\"speed\""), std::string::npos);
   EXPECT_GE(testing::CountOccurrences(dom, "<details id=\"samples-"), 12);  // a cell per model, shots and task
   ASSERT_TRUE(std::filesystem::exists(screenshot));
   EXPECT_GT(std::filesystem::file_size(screenshot), 20000u);
   std::cout << "[ report   ] screenshot: " << screenshot.string() << "\n";
+}
+
+// A --model-args-grid study: every combination of decoding settings runs on
+// the same documents; each is compared with the first (paired accuracy
+// difference, speed-up), and the report plots accuracy against speed.
+TEST_F(StudyReportTest, SettingsGridIsComparedWithItsFirstCellAndChartedAgainstSpeed) {
+  const auto report = tmp_.path() / "grid.html";
+  const CliResult study = RunCli({"study",
+                                  "--models",
+                                  (tmp_.path() / "llada").string(),
+                                  "--tasks",
+                                  "gsm8k",
+                                  "--shots",
+                                  "0",
+                                  "--data-dir",
+                                  (SourceDir() / "samples" / "data").string(),
+                                  "--output",
+                                  (tmp_.path() / "grid").string(),
+                                  "--gen-length",
+                                  "16",
+                                  "--steps",
+                                  "16",
+                                  "--block-length",
+                                  "8",
+                                  "--model-args-grid",
+                                  "cache=none,dual threshold=none,0.001",
+                                  "--report",
+                                  report.string()});
+  ASSERT_EQ(study.exit_code, 0) << Describe(study);
+  EXPECT_TRUE(testing::ContainsCount(study.err, "4 runs,")) << study.err;
+  EXPECT_NE(study.out.find("settings against the baseline (cache=none threshold=none, run 1)"), std::string::npos)
+      << study.out;
+  for (const char* setting :
+       {"cache=none threshold=0.001", "cache=dual threshold=none", "cache=dual threshold=0.001"}) {
+    const size_t at = study.out.find(std::string("gsm8k                ") + setting);
+    ASSERT_NE(at, std::string::npos) << setting << "\n" << study.out;
+    const std::string line = study.out.substr(at, study.out.find('\n', at) - at);
+    EXPECT_NE(line.find("x "), std::string::npos) << "no speed-up in: " << line;
+    EXPECT_EQ(line.find("nan"), std::string::npos) << "speed missing in: " << line;
+  }
+  // The grid's cells really ran with their settings.
+  const auto db = (tmp_.path() / "grid" / "llada-eval.db").string();
+  auto store = Store::Open(db);
+  const auto runs = store->ListRuns();
+  ASSERT_EQ(runs.size(), 4u);
+  const auto identity = nlohmann::json::parse(runs[3].model_identity);
+  EXPECT_EQ(identity.at("settings").at("generate_until").at("cache"), "dual");
+  EXPECT_EQ(identity.at("settings").at("generate_until").at("threshold"), 0.001);
+  EXPECT_FALSE(nlohmann::json::parse(runs[0].model_identity).at("settings").at("generate_until").contains("cache"));
+  // Threshold decoding needs fewer forward passes than one per token.
+  EXPECT_LT(store->LoadSpeed(runs[1].id).at("gsm8k").at("forward_calls").get<int64_t>(),
+            store->LoadSpeed(runs[0].id).at("gsm8k").at("forward_calls").get<int64_t>());
+
+  const std::string html = ReadFile(report);
+  EXPECT_NE(html.find("id=\"speed\""), std::string::npos);
+  EXPECT_EQ(testing::CountOccurrences(html, "<circle cx="), 2 * 4);  // a point and a legend mark per run
+  EXPECT_NE(html.find("gen_length=16 steps=16 block_length=8 cache=dual threshold=0.001"), std::string::npos);
+  EXPECT_EQ(RunCli({"study", "--models", "x", "--tasks", "gsm8k", "--model-args-grid", "cache"}).exit_code, 2);
 }
 
 }  // namespace

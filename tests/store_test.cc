@@ -32,8 +32,10 @@ TEST(StoreTest, CreatesSchemaAndPersistsAcrossReopen) {
     EXPECT_EQ(store->UpsertModel("m1", "replay:x", {{"k", 1}}), model);
     const int64_t run = store->CreateRun(SomeRun(model, "h1"), CurrentProcess());
     store->PutResponses({{"key1", "generate_until", {{"context", "c"}}, {{"text", "out"}}}}, model);
-    store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
-    store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
+    store->PutSamples(
+        run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
+    store->PutSamples(
+        run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"strict-match", "1"}}, {{"exact_match,strict-match", 1.0}}, ""}});
     // Its owner (this process) is alive: never taken over.
     ResumeClaim claim = store->ClaimResumableRun("h1", CurrentProcess());
     EXPECT_FALSE(claim.run_id.has_value());
@@ -66,7 +68,7 @@ TEST(StoreTest, UpgradesAVersionOneFile) {
     ASSERT_EQ(sqlite3_exec(db,
                            "ALTER TABLE samples DROP COLUMN details; ALTER TABLE runs DROP COLUMN owner_host; "
                            "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN owner_start; "
-                           "ALTER TABLE runs DROP COLUMN heartbeat_at; PRAGMA user_version = 1;",
+                           "ALTER TABLE runs DROP COLUMN heartbeat_at; DROP TABLE speed; PRAGMA user_version = 1;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK)
         << sqlite3_errmsg(db);
@@ -78,12 +80,41 @@ TEST(StoreTest, UpgradesAVersionOneFile) {
   auto old_rows = store->LoadSamples(1, "gsm8k");
   ASSERT_EQ(old_rows.size(), 1u);
   EXPECT_EQ(old_rows[0].details, nlohmann::json::object());
-  SampleRecord with_details{"humaneval", 0, "t", {"k"}, {"out"}, {{"create_test", "prog"}}, {{"pass@1,create_test", 0.0}}, ""};
+  SampleRecord with_details{
+      "humaneval", 0, "t", {"k"}, {"out"}, {{"create_test", "prog"}}, {{"pass@1,create_test", 0.0}}, ""};
   with_details.details = {{"pass@1,create_test", {{"verdict", "TIMEOUT"}}}};
   store->PutSamples(1, {with_details});
   EXPECT_EQ(store->LoadSamples(1, "humaneval").at(0).details["pass@1,create_test"]["verdict"], "TIMEOUT");
   // The run written before owners were recorded has none: a dead run, resumable.
   EXPECT_EQ(store->ClaimResumableRun("h1", CurrentProcess()).run_id, 1);
+  // Version 4's speed table: empty for the old run, then written and read back.
+  EXPECT_TRUE(store->LoadSpeed(1).empty());
+  store->PutSpeed(1, "gsm8k", {{"forward_calls", 512}, {"tokens_per_second", 3.5}});
+  EXPECT_EQ(store->LoadSpeed(1).at("gsm8k").at("forward_calls"), 512);
+}
+
+// A version-3 file (the last before the speed table) opens, upgrades and
+// keeps its runs and samples.
+TEST(StoreTest, UpgradesAVersionThreeFile) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "v3.db";
+  {
+    auto store = Store::Open(path);
+    const int64_t run = store->CreateRun(SomeRun(store->UpsertModel("m1", "replay:x", {}), "h1"), CurrentProcess());
+    store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"none", "1"}}, {{"exact_match,none", 1.0}}, ""}});
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE speed; PRAGMA user_version = 3;", nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto store = Store::Open(path);
+  EXPECT_EQ(store->SchemaVersion(), Store::CurrentSchemaVersion());
+  EXPECT_EQ(store->LoadSamples(1, "gsm8k").size(), 1u);
+  store->PutSpeed(1, "gsm8k", {{"requests", 1}});
+  EXPECT_EQ(store->LoadSpeed(1).at("gsm8k").at("requests"), 1);
 }
 
 // A run's owner that is gone (a killed process: same host, its pid no longer

@@ -3,6 +3,7 @@
 // code) and ../shared/golden/arm (Hugging Face transformers v4.39).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -382,6 +383,38 @@ TEST(ArmBatchedGenerationTest, LeftPaddedRowsMatchTransformers) {
           << name << " row " << b;
       // transformers itself gives each row its unpadded tokens here.
       EXPECT_EQ(new_ids[b], c.at("new_ids_unpadded").at(b).get<std::vector<int64_t>>()) << name << " row " << b;
+    }
+  }
+}
+
+// The harness's batched ARM generation: prompts of different lengths in one
+// left-padded batch give each row its batch-1 cached decoding, cut at the
+// row's first stop id (here: a token each row emits).
+TEST(ArmBatchedGenerationTest, RowsOfAPaddedBatchEqualTheirBatchOneDecoding) {
+  LLADA_REQUIRE_SHARED();
+  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2"}) {
+    const auto model = LoadModel(name);
+    const std::vector<std::vector<int64_t>> prompts = {
+        {5, 17, 29, 31, 8, 90, 4, 12, 77, 3, 41, 56}, {9, 2, 44}, {60, 61, 62, 63, 64, 65, 66}};
+    const int64_t width = 12, budget = 12;
+    auto input = torch::zeros({3, width}, torch::kInt64);
+    auto real = torch::zeros({3, width}, torch::kInt64);
+    std::vector<std::vector<int64_t>> alone;
+    for (int64_t r = 0; r < 3; ++r) {
+      const auto& prompt = prompts[static_cast<size_t>(r)];
+      const int64_t offset = width - static_cast<int64_t>(prompt.size());
+      input[r].slice(0, offset).copy_(torch::tensor(prompt, torch::kInt64));
+      real[r].slice(0, offset).fill_(1);
+      alone.push_back(GreedyGenerate(*model, prompt, budget, {}));
+    }
+    const auto batched = GreedyGenerateBatch(*model, input, real, budget);
+    for (size_t r = 0; r < 3; ++r) EXPECT_EQ(batched[r], alone[r]) << name << " row " << r;
+    // Stops: each row's fourth token; the batch stops once every row has.
+    const std::vector<int64_t> stops = {alone[0][3], alone[1][3], alone[2][3]};
+    const auto stopped = GreedyGenerateBatch(*model, input, real, budget, stops);
+    for (size_t r = 0; r < 3; ++r) {
+      const auto first_stop = std::find_first_of(alone[r].begin(), alone[r].end(), stops.begin(), stops.end());
+      EXPECT_EQ(stopped[r], std::vector<int64_t>(alone[r].begin(), first_stop + 1)) << name << " row " << r;
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 #include <tuple>
 
 #include "core/errors.h"
@@ -220,6 +221,32 @@ EvalOptions ToRunOptions(const CommonFlags& common, const RunFlags& flags) {
   CheckDeviceAndDtype(options.model.device, options.model.dtype);
   if (options.model.batch_size < 1) throw UserError("--batch-size: must be 1 or more");
   return options;
+}
+
+std::vector<GridCell> ParseModelArgsGrid(const std::string& text) {
+  std::vector<GridCell> cells = {{"", nlohmann::json::object()}};
+  std::set<std::string> keys;
+  for (const auto& axis : Split(text, ' ')) {
+    if (axis.empty()) continue;
+    const size_t eq = axis.find('=');
+    const std::string key = eq == std::string::npos ? "" : axis.substr(0, eq);
+    const std::vector<std::string> values =
+        eq == std::string::npos ? std::vector<std::string>{} : SplitList(axis.substr(eq + 1));
+    if (key.empty() || values.empty())
+      throw UserError("--model-args-grid: expected key=value,value,... per axis, got '" + axis + "'");
+    if (!keys.insert(key).second) throw UserError("--model-args-grid: key '" + key + "' appears twice");
+    std::vector<GridCell> product;
+    for (const auto& cell : cells)
+      for (const auto& value : values) {
+        GridCell next = cell;
+        next.model_args[key] = value == "none" ? nlohmann::json(nullptr) : ParseModelArgs(key + "=" + value).at(key);
+        next.label += (next.label.empty() ? "" : " ") + key + "=" + value;
+        product.push_back(std::move(next));
+      }
+    cells = std::move(product);
+  }
+  if (keys.empty()) throw UserError("--model-args-grid: no axis given");
+  return cells;
 }
 
 std::vector<std::string> SplitList(const std::string& text) {

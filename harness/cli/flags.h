@@ -55,4 +55,15 @@ EvalOptions ToRunOptions(const CommonFlags& common, const RunFlags& flags);
 // "a,,b" -> {"a", "b"}.
 std::vector<std::string> SplitList(const std::string& text);
 
+// `study --model-args-grid "cache=none,dual threshold=none,0.9"`: one axis per
+// space-separated key, every combination of their values, the first value of
+// every axis first (the baseline the others are compared with). A value is
+// typed as --model-args types it; "none" sets the key to null (the backend's
+// default, whatever a preset says).
+struct GridCell {
+  std::string label;  // "cache=dual threshold=0.9"
+  nlohmann::json model_args;
+};
+std::vector<GridCell> ParseModelArgsGrid(const std::string& text);
+
 }  // namespace llada

@@ -26,6 +26,10 @@ class StudyCommand : public Command {
     AddRunFlags(study, &flags_, /*with_model=*/false);
     study->add_option("--models", models_, "Comma list of --model values")->required();
     study->add_option("--report", report_, "Also write the HTML report of the store here");
+    study->add_option("--model-args-grid", grid_,
+                      "Backend settings to compare, e.g. \"cache=none,dual threshold=none,0.9\": every combination "
+                      "runs; each is compared with the first (accuracy difference with interval and p-value, "
+                      "speed-up)");
     // --chat-template and --preset take comma lists here ("none" = plain prompts, "auto" = the checkpoint's template).
     return study;
   }
@@ -47,6 +51,10 @@ class StudyCommand : public Command {
     if (presets.empty()) presets.push_back("");
     for (auto& preset : presets)
       if (preset == "none") preset.clear();
+    std::vector<GridCell> grid = {{"", nlohmann::json::object()}};
+    if (!grid_.empty()) grid = ParseModelArgsGrid(grid_);
+    // (model, preset, chat, shots) -> (grid cell label, run), in grid order.
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, int64_t>>>> grid_runs;
     ModelRegistry model_registry;
     RegisterBuiltinModels(model_registry);
     Evaluator evaluator(context.Tasks(), model_registry, std::cerr, isatty(STDERR_FILENO) != 0);
@@ -57,26 +65,42 @@ class StudyCommand : public Command {
       for (const auto& preset : presets)
         for (const auto& chat : chat_templates)
           for (int shot : shots) {
-            CommonFlags cell = common_;
-            cell.preset = preset;
-            cell.chat_template = chat == "auto" ? "" : chat;
-            cell.apply_chat_template = !chat.empty();
-            cell.shots = shot;
-            RunFlags cell_flags = flags_;
-            cell_flags.extra.model.spec = model;
-            const EvalOptions options = ToRunOptions(cell, cell_flags);
-            std::cerr << "llada-eval: study: " << model << ", " << shot << " shots"
-                      << (chat.empty() ? "" : ", chat template " + chat) << (preset.empty() ? "" : ", preset " + preset)
-                      << "\n";
-            const RunOutcome outcome = evaluator.Run(options);
-            run_ids.push_back(outcome.report.run_id);
-            computed += outcome.computed_responses;
-            cached += outcome.cached_responses;
-            unscored += outcome.unscored_documents;
-            db_path = outcome.db_path.string();
+            const std::string where = model + ", " + std::to_string(shot) + " shots" +
+                                      (chat.empty() ? "" : ", chat template " + chat) +
+                                      (preset.empty() ? "" : ", preset " + preset);
+            grid_runs.push_back({where, {}});
+            for (const auto& grid_cell : grid) {
+              CommonFlags cell = common_;
+              cell.preset = preset;
+              cell.chat_template = chat == "auto" ? "" : chat;
+              cell.apply_chat_template = !chat.empty();
+              cell.shots = shot;
+              RunFlags cell_flags = flags_;
+              cell_flags.extra.model.spec = model;
+              EvalOptions options = ToRunOptions(cell, cell_flags);
+              for (auto it = grid_cell.model_args.begin(); it != grid_cell.model_args.end(); ++it)
+                options.cli_model_args[it.key()] = it.value();
+              std::cerr << "llada-eval: study: " << where << (grid_cell.label.empty() ? "" : ", " + grid_cell.label)
+                        << "\n";
+              const RunOutcome outcome = evaluator.Run(options);
+              run_ids.push_back(outcome.report.run_id);
+              grid_runs.back().second.push_back({grid_cell.label, outcome.report.run_id});
+              computed += outcome.computed_responses;
+              cached += outcome.cached_responses;
+              unscored += outcome.unscored_documents;
+              db_path = outcome.db_path.string();
+            }
           }
     auto store = Store::Open(db_path);
-    std::cout << FormatStudy(ComputeStudy(*store, context.Tasks(), run_ids));
+    if (grid.size() > 1) {
+      for (const auto& [where, runs] : grid_runs) {
+        std::cout << where << "\n"
+                  << FormatSettingStudy(runs.front().first + ", run " + std::to_string(runs.front().second),
+                                        CompareSettings(*store, context.Tasks(), runs))
+                  << "\n";
+      }
+    }
+    if (shots.size() > 1 || grid.size() == 1) std::cout << FormatStudy(ComputeStudy(*store, context.Tasks(), run_ids));
     std::cerr << "llada-eval: study: " << run_ids.size() << " runs, " << computed << " responses computed, " << cached
               << " from cache\n  store:   " << db_path << "\n";
     if (!report_.empty()) WriteReport(context.Tasks(), db_path, report_, DefaultReportedFile(), 20);
@@ -91,7 +115,7 @@ class StudyCommand : public Command {
  private:
   CommonFlags common_;
   RunFlags flags_;
-  std::string shots_, models_, report_;
+  std::string shots_, models_, report_, grid_;
 };
 
 }  // namespace

@@ -6,7 +6,8 @@
 
 namespace llada {
 
-std::vector<CausalLoglikelihood> CausalLogLikelihoods(const Transformer& model, const std::vector<CausalQuery>& queries) {
+std::vector<CausalLoglikelihood> CausalLogLikelihoods(const Transformer& model,
+                                                      const std::vector<CausalQuery>& queries) {
   torch::NoGradGuard no_grad;
   if (queries.empty()) return {};
   int64_t width = 0;
@@ -56,8 +57,9 @@ CausalLoglikelihood CausalLogLikelihood(const Transformer& model, const std::vec
   return CausalLogLikelihoods(model, {{context, continuation}}).at(0);
 }
 
-std::vector<int64_t> GreedyGenerate(const Transformer& model, const std::vector<int64_t>& prompt, int64_t max_new_tokens,
-                                    const std::vector<int64_t>& stop_ids, std::vector<int64_t>* step_input_lengths) {
+std::vector<int64_t> GreedyGenerate(const Transformer& model, const std::vector<int64_t>& prompt,
+                                    int64_t max_new_tokens, const std::vector<int64_t>& stop_ids,
+                                    std::vector<int64_t>* step_input_lengths) {
   torch::NoGradGuard no_grad;
   if (prompt.empty()) throw SampleError("empty prompt");
   KvCache cache;
@@ -75,7 +77,8 @@ std::vector<int64_t> GreedyGenerate(const Transformer& model, const std::vector<
 }
 
 std::vector<std::vector<int64_t>> GreedyGenerateBatch(const Transformer& model, const torch::Tensor& prompt_ids,
-                                                      const torch::Tensor& attention_mask, int64_t max_new_tokens) {
+                                                      const torch::Tensor& attention_mask, int64_t max_new_tokens,
+                                                      const std::vector<int64_t>& stop_ids) {
   torch::NoGradGuard no_grad;
   if (prompt_ids.dim() != 2 || prompt_ids.size(1) == 0) throw SampleError("empty prompt");
   if (!attention_mask.sizes().equals(prompt_ids.sizes()))
@@ -94,7 +97,14 @@ std::vector<std::vector<int64_t>> GreedyGenerateBatch(const Transformer& model, 
   for (int64_t step = 0; step < max_new_tokens; ++step) {
     const auto logits = model.Forward(input, mask, positions, &cache);
     const auto next = logits.select(1, -1).argmax(-1).to(torch::kCPU).contiguous();  // [B]
-    for (int64_t b = 0; b < batch; ++b) generated[static_cast<size_t>(b)].push_back(next[b].item<int64_t>());
+    bool all_stopped = true;
+    for (int64_t b = 0; b < batch; ++b) {
+      auto& row = generated[static_cast<size_t>(b)];
+      const bool stopped = !row.empty() && std::find(stop_ids.begin(), stop_ids.end(), row.back()) != stop_ids.end();
+      if (!stopped) row.push_back(next[b].item<int64_t>());
+      all_stopped = all_stopped && std::find(stop_ids.begin(), stop_ids.end(), row.back()) != stop_ids.end();
+    }
+    if (all_stopped) break;
     input = next.view({batch, 1});
     mask = torch::cat({mask, torch::ones({batch, 1}, torch::kInt64)}, 1);
     positions = positions_of(mask).slice(1, -1);

@@ -40,9 +40,11 @@ std::vector<int64_t> GreedyGenerate(const Transformer& model, const std::vector<
 // Greedy decoding of a left-padded batch as transformers v4.39's generate does
 // it: `attention_mask` [B, T] (1 = token) masks the pads as keys in the
 // prefill and in every cached step (the mask grows by a 1 per step), and
-// positions are cumsum(mask) - 1 with the pads at 1. Exactly `max_new_tokens`
-// per row (no stop ids). Returns the new tokens, [B, max_new_tokens].
+// positions are cumsum(mask) - 1 with the pads at 1. `max_new_tokens` per
+// row, or fewer once every row has produced one of `stop_ids` (each row then
+// ends at its first stop id, included). Returns the new tokens per row.
 std::vector<std::vector<int64_t>> GreedyGenerateBatch(const Transformer& model, const torch::Tensor& prompt_ids,
-                                                      const torch::Tensor& attention_mask, int64_t max_new_tokens);
+                                                      const torch::Tensor& attention_mask, int64_t max_new_tokens,
+                                                      const std::vector<int64_t>& stop_ids = {});
 
 }  // namespace llada

@@ -1,6 +1,7 @@
 // The Model interface over a Hugging Face checkpoint directory: tokenizer,
 // lm-eval's request semantics, and the LLaDA or causal algorithms.
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "core/errors.h"
@@ -156,6 +157,45 @@ class HfModel : public Model {
 
   std::vector<int64_t> Ids(const std::vector<int32_t>& ids) const { return {ids.begin(), ids.end()}; }
 
+  // One untimed forward pass before the first timed request, so that one-off
+  // costs (kernel selection, allocator growth, lazy CUDA init) stay out of
+  // the recorded speed.
+  void WarmUp(const torch::Tensor& input) {
+    if (warmed_up_) return;
+    model_->Forward(input);
+    warmed_up_ = true;
+  }
+
+  // Model wall time of one request, the device synchronized at both ends.
+  class CostClock {
+   public:
+    explicit CostClock(const torch::Device& device) : device_(device) {
+      Sync();
+      start_ = std::chrono::steady_clock::now();
+    }
+    double Seconds() const {
+      Sync();
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+
+   private:
+    void Sync() const {
+      if (device_.is_cuda()) torch::cuda::synchronize();
+    }
+    torch::Device device_;
+    std::chrono::steady_clock::time_point start_;
+  };
+
+  // Generated tokens up to the first stop token (EOS/EoT): the spec's
+  // gen_tokens_until_eos.
+  static int64_t TokensBeforeStop(const std::vector<int32_t>& ids, const std::vector<int64_t>& stops) {
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (std::find(stops.begin(), stops.end(), ids[i]) != stops.end()) return static_cast<int64_t>(i);
+    return static_cast<int64_t>(ids.size());
+  }
+
+  bool warmed_up_ = false;
+
   ModelOptions options_;
   std::filesystem::path dir_;
   std::unique_ptr<torch::Device> device_;
@@ -237,19 +277,57 @@ class LladaModel : public HfModel {
     return responses;
   }
 
+  // Requests share forward passes (left-padded, padded keys masked, positions
+  // not shifted: generate.py's batched mode) when decoding draws nothing at
+  // random; a row's tokens then do not depend on its neighbours beyond float
+  // rounding. Sampled decoding runs one request at a time, seeded alone, so a
+  // request's noise does not depend on its batch either.
   std::vector<Response> GenerateUntil(const std::vector<Request>& requests) override {
-    std::vector<Response> responses;
+    std::vector<std::vector<int64_t>> prompts;
     for (const auto& request : requests) {
-      const auto prompt = Ids(tokenizer_->Encode(request.context, /*add_special_tokens=*/true));
-      CheckLength(prompt.size() + static_cast<size_t>(generate_.gen_length));
+      prompts.push_back(Ids(tokenizer_->Encode(request.context, /*add_special_tokens=*/true)));
+      CheckLength(prompts.back().size() + static_cast<size_t>(generate_.gen_length));
+    }
+    const bool draws = generate_.temperature != 0.0 || generate_.remasking != "low_confidence";
+    const size_t group = draws ? 1 : requests.size();
+    // generate.py pads with EOS (any id but the mask would do: pads are masked keys).
+    const int64_t pad_id = generate_.eos_id != generate_.mask_id ? generate_.eos_id : 0;
+    std::vector<Response> responses;
+    for (size_t first = 0; first < requests.size(); first += group) {
+      const size_t rows = std::min(group, requests.size() - first);
+      size_t width = 0;
+      for (size_t r = 0; r < rows; ++r) width = std::max(width, prompts[first + r].size());
+      auto input = torch::full({static_cast<int64_t>(rows), static_cast<int64_t>(width)}, pad_id, torch::kInt64);
+      auto real = torch::zeros_like(input);
+      bool padded = false;
+      for (size_t r = 0; r < rows; ++r) {
+        const auto& prompt = prompts[first + r];
+        const auto offset = static_cast<int64_t>(width - prompt.size());
+        input[static_cast<int64_t>(r)].slice(0, offset).copy_(torch::tensor(prompt, torch::kInt64));
+        real[static_cast<int64_t>(r)].slice(0, offset).fill_(1);
+        padded = padded || offset > 0;
+      }
+      WarmUp(input);
       // Each sample of a prompt (a task's `repeats`) draws its own noise.
-      torch::manual_seed(options_.seed + static_cast<uint64_t>(request.sample_index));
-      const auto output = LladaGenerate(*model_, torch::tensor(prompt, torch::kInt64).unsqueeze(0), generate_);
-      const auto generated = output[0].slice(0, static_cast<int64_t>(prompt.size())).to(torch::kCPU);
-      const std::vector<int32_t> ids(generated.data_ptr<int64_t>(), generated.data_ptr<int64_t>() + generated.numel());
-      Response response;
-      response.text = LladaResponseText(*tokenizer_, ids, request.until);
-      responses.push_back(response);
+      torch::manual_seed(options_.seed + static_cast<uint64_t>(requests[first].sample_index));
+      const CostClock clock(*device_);
+      int64_t calls = 0;
+      const auto output =
+          LladaGenerate(*model_, input, generate_, &calls, padded ? std::optional<torch::Tensor>(real) : std::nullopt)
+              .slice(1, static_cast<int64_t>(width))
+              .to(torch::kCPU)
+              .contiguous();
+      const double seconds = clock.Seconds();
+      for (size_t r = 0; r < rows; ++r) {
+        const auto row = output[static_cast<int64_t>(r)];
+        const std::vector<int32_t> ids(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
+        Response response;
+        response.text = LladaResponseText(*tokenizer_, ids, requests[first + r].until);
+        // The batch's forward passes are every row's; its time is shared.
+        response.cost = GenerationCost{calls, TokensBeforeStop(ids, {generate_.eos_id, generate_.eot_id}),
+                                       seconds / static_cast<double>(rows)};
+        responses.push_back(response);
+      }
     }
     return responses;
   }
@@ -379,8 +457,13 @@ class CausalModel : public HfModel {
     return responses;
   }
 
+  // One request alone decodes with the KV cache as HFLM does at batch 1;
+  // several share a left-padded batch (HFLM's batched generate: pads masked,
+  // positions counted from each row's first token), each row cut at its own
+  // budget and first stop token.
   std::vector<Response> GenerateUntil(const std::vector<Request>& requests) override {
-    std::vector<Response> responses;
+    std::vector<std::vector<int64_t>> prompts;
+    std::vector<int64_t> budgets;
     for (const auto& request : requests) {
       auto prompt = Ids(tokenizer_->Encode(request.context, add_bos_));
       const int64_t budget = request.max_gen_toks.value_or(static_cast<int>(max_gen_toks_));
@@ -388,10 +471,42 @@ class CausalModel : public HfModel {
       const int64_t room = model_->config().max_positions - budget;
       if (room < 1) throw SampleError("max_gen_toks leaves no room for the context");
       if (static_cast<int64_t>(prompt.size()) > room) prompt.erase(prompt.begin(), prompt.end() - room);
-      const auto generated = GreedyGenerate(*model_, prompt, budget, stop_ids_);
+      prompts.push_back(std::move(prompt));
+      budgets.push_back(budget);
+    }
+    const int64_t rows = static_cast<int64_t>(requests.size());
+    size_t width = 0;
+    for (const auto& prompt : prompts) width = std::max(width, prompt.size());
+    auto input = torch::zeros({rows, static_cast<int64_t>(width)}, torch::kInt64);
+    auto real = torch::zeros_like(input);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto& prompt = prompts[static_cast<size_t>(r)];
+      const auto offset = static_cast<int64_t>(width - prompt.size());
+      input[r].slice(0, offset).copy_(torch::tensor(prompt, torch::kInt64));
+      input[r].slice(0, 0, offset).fill_(prompt.front());  // any id: masked
+      real[r].slice(0, offset).fill_(1);
+    }
+    WarmUp(input);
+    const CostClock clock(*device_);
+    std::vector<std::vector<int64_t>> generated;
+    if (rows == 1) {
+      generated.push_back(GreedyGenerate(*model_, prompts[0], budgets[0], stop_ids_));
+    } else {
+      generated =
+          GreedyGenerateBatch(*model_, input, real, *std::max_element(budgets.begin(), budgets.end()), stop_ids_);
+    }
+    const double seconds = clock.Seconds();
+    int64_t calls = 0;  // one per new token of the longest row (the prompt's pass gives the first)
+    for (const auto& row : generated) calls = std::max(calls, static_cast<int64_t>(row.size()));
+    std::vector<Response> responses;
+    for (int64_t r = 0; r < rows; ++r) {
+      auto& row = generated[static_cast<size_t>(r)];
+      if (static_cast<int64_t>(row.size()) > budgets[static_cast<size_t>(r)])
+        row.resize(static_cast<size_t>(budgets[static_cast<size_t>(r)]));
+      const std::vector<int32_t> ids(row.begin(), row.end());
       Response response;
-      response.text =
-          HflmResponseText(*tokenizer_, std::vector<int32_t>(generated.begin(), generated.end()), request.until);
+      response.text = HflmResponseText(*tokenizer_, ids, requests[static_cast<size_t>(r)].until);
+      response.cost = GenerationCost{calls, TokensBeforeStop(ids, stop_ids_), seconds / static_cast<double>(rows)};
       responses.push_back(response);
     }
     return responses;

@@ -373,6 +373,30 @@ torch::Tensor TransferSchedule(const torch::Tensor& block_mask, int64_t steps) {
   return transfer;
 }
 
+// The sequence being generated: the prompt, then gen_length masks; which
+// positions were the prompt (fixed once, as the reference); the key mask
+// over the whole sequence when the prompts are left-padded.
+struct Canvas {
+  Canvas(const Transformer& model, const torch::Tensor& prompt, const DiffusionGenerateOptions& o,
+         const std::optional<torch::Tensor>& attention_mask)
+      : prompt_length(prompt.size(1)), total_length(prompt.size(1) + o.gen_length) {
+    const auto device = model.device();
+    const int64_t batch = prompt.size(0);
+    x = torch::full({batch, total_length}, o.mask_id, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    x.slice(1, 0, prompt_length).copy_(prompt.to(device, torch::kInt64));
+    prompt_index = x != o.mask_id;
+    prompt_has_mask = (prompt == o.mask_id).any().item<bool>();
+    if (attention_mask)
+      mask = torch::cat({attention_mask->to(device, torch::kInt64),
+                         torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
+                        1);
+  }
+  int64_t prompt_length, total_length;
+  torch::Tensor x, prompt_index;
+  bool prompt_has_mask = false;
+  std::optional<torch::Tensor> mask;
+};
+
 }  // namespace
 
 torch::Tensor ThresholdTransfers(const torch::Tensor& confidence, const torch::Tensor& eligible, double threshold) {
@@ -415,19 +439,8 @@ torch::Tensor LladaGenerate(const Transformer& model, const torch::Tensor& promp
   CheckGenerateOptions(o);
   const int64_t blocks = o.gen_length / o.block_length;
   const int64_t steps_per_block = o.steps / blocks;
-  const auto device = model.device();
-  const int64_t batch = prompt.size(0), prompt_length = prompt.size(1);
-  auto x = torch::full({batch, prompt_length + o.gen_length}, o.mask_id,
-                       torch::TensorOptions().dtype(torch::kInt64).device(device));
-  x.slice(1, 0, prompt_length).copy_(prompt.to(device, torch::kInt64));
-  const auto prompt_index = x != o.mask_id;  // fixed once, as the reference
-  const int64_t total_length = prompt_length + o.gen_length;
-  const bool prompt_has_mask = (prompt == o.mask_id).any().item<bool>();
-  std::optional<torch::Tensor> mask;
-  if (attention_mask)
-    mask = torch::cat({attention_mask->to(device, torch::kInt64),
-                       torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
-                      1);
+  Canvas canvas(model, prompt, o, attention_mask);
+  auto& [prompt_length, total_length, x, prompt_index, prompt_has_mask, mask] = canvas;
   int64_t calls = 0;
   for (int64_t block = 0; block < blocks; ++block) {
     const int64_t block_start = prompt_length + block * o.block_length;
@@ -466,18 +479,8 @@ torch::Tensor LladaGenerateFast(const Transformer& model, const torch::Tensor& p
   // Parallel rules commit at least one token per step: a block is done in at
   // most block_length steps. The schedule is done after its steps.
   const int64_t step_cap = parallel ? o.block_length : steps_per_block;
-  const auto device = model.device();
-  const int64_t batch = prompt.size(0), prompt_length = prompt.size(1);
-  const int64_t total_length = prompt_length + o.gen_length;
-  auto x = torch::full({batch, total_length}, o.mask_id, torch::TensorOptions().dtype(torch::kInt64).device(device));
-  x.slice(1, 0, prompt_length).copy_(prompt.to(device, torch::kInt64));
-  const auto prompt_index = x != o.mask_id;
-  const bool prompt_has_mask = (prompt == o.mask_id).any().item<bool>();
-  std::optional<torch::Tensor> mask;
-  if (attention_mask)
-    mask = torch::cat({attention_mask->to(device, torch::kInt64),
-                       torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
-                      1);
+  Canvas canvas(model, prompt, o, attention_mask);
+  auto& [prompt_length, total_length, x, prompt_index, prompt_has_mask, mask] = canvas;
   int64_t calls = 0;
   for (int64_t block = 0; block < blocks; ++block) {
     const int64_t block_start = prompt_length + block * o.block_length;
