@@ -13,7 +13,7 @@ namespace llada {
 
 enum class RequestType { kLoglikelihood, kGenerateUntil };
 
-const char* RequestTypeName(RequestType type);  // "loglikelihood" / "generate_until"
+const char* RequestTypeName(RequestType type);          // "loglikelihood" / "generate_until"
 RequestType ParseRequestType(const std::string& name);  // throws UserError
 
 // Where a request came from. Not part of what the model sees, but the key
@@ -46,13 +46,23 @@ struct GenerationCost {
   double seconds = 0.0;
 };
 
+// What one Monte-Carlo estimate (LLaDA) cost: its rows, its share of the
+// rows the model computed (a row identical for several requests is computed
+// once and split among them), and its share of its batch's model time.
+struct LikelihoodCost {
+  int64_t rows = 0;
+  double rows_computed = 0.0;
+  double seconds = 0.0;
+};
+
 struct Response {
   double loglikelihood = 0.0;  // loglikelihood only
   bool is_greedy = false;      // loglikelihood only
   // Monte-Carlo estimates (LLaDA): the sample standard error of loglikelihood.
   std::optional<double> loglikelihood_stderr;
-  std::string text;            // generate_until only
-  std::optional<GenerationCost> cost;  // generate_until, from backends that measure it
+  std::string text;                               // generate_until only
+  std::optional<GenerationCost> cost;             // generate_until, from backends that measure it
+  std::optional<LikelihoodCost> likelihood_cost;  // loglikelihood, Monte-Carlo backends
 };
 
 }  // namespace llada

@@ -327,10 +327,10 @@ std::string FormatSettingStudy(const std::string& baseline, const std::vector<Se
   std::ostringstream out;
   out << "settings against the baseline (" << baseline
       << "): accuracy difference with its 95% interval and p-value (paired, Holm-corrected per setting), and the "
-         "speed-up in generated tokens per second of model time\n";
+         "speed-up in model time (generated tokens/s; requests/s for likelihood tasks)\n";
   char line[640];
   std::snprintf(line, sizeof(line), "%-20s %-32s %-22s %5s %8s %8s %8s %19s %8s %10s %9s %8s %6s\n", "task", "setting",
-                "metric", "n", "baseline", "setting", "delta", "95% interval", "p", "base tok/s", "tok/s", "speed-up",
+                "metric", "n", "baseline", "setting", "delta", "95% interval", "p", "base rate", "rate", "speed-up",
                 "TPF");
   out << line;
   auto number = [](const nlohmann::json& speed, const char* key) {
@@ -338,8 +338,12 @@ std::string FormatSettingStudy(const std::string& baseline, const std::vector<Se
   };
   for (const auto& row : rows) {
     const auto& a = row.accuracy;
-    const double base = number(row.baseline_speed, "tokens_per_second");
-    const double speed = number(row.candidate_speed, "tokens_per_second");
+    // Generation: tokens per second; likelihood: requests per second.
+    const char* rate = row.baseline_speed.is_object() && row.baseline_speed.contains("tokens_per_second")
+                           ? "tokens_per_second"
+                           : "requests_per_second";
+    const double base = number(row.baseline_speed, rate);
+    const double speed = number(row.candidate_speed, rate);
     std::snprintf(line, sizeof(line),
                   "%-20s %-32s %-22s %5zu %8.4f %8.4f %+8.4f [%+8.4f,%+8.4f] %8.3g %10.2f %9.2f %7.2fx %6.2f%s\n",
                   a.task.c_str(), row.setting.c_str(), a.metric.c_str(), a.stats.n, a.stats.baseline, a.stats.candidate,

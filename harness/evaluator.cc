@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -35,6 +35,10 @@ nlohmann::json ResponseJson(RequestType type, const Response& response) {
   if (type == RequestType::kLoglikelihood) {
     nlohmann::json json = {{"loglikelihood", response.loglikelihood}, {"is_greedy", response.is_greedy}};
     if (response.loglikelihood_stderr) json["stderr"] = *response.loglikelihood_stderr;
+    if (response.likelihood_cost)
+      json["cost"] = {{"rows", response.likelihood_cost->rows},
+                      {"rows_computed", response.likelihood_cost->rows_computed},
+                      {"seconds", response.likelihood_cost->seconds}};
     return json;
   }
   nlohmann::json json = {{"text", response.text}};
@@ -51,13 +55,18 @@ Response ResponseFromJson(const nlohmann::json& json) {
     response.text = json.at("text").get<std::string>();
     if (json.contains("cost")) {
       const auto& cost = json.at("cost");
-      response.cost = GenerationCost{cost.at("forward_calls").get<int64_t>(), cost.at("generated_tokens").get<int64_t>(),
-                                     cost.at("seconds").get<double>()};
+      response.cost = GenerationCost{cost.at("forward_calls").get<int64_t>(),
+                                     cost.at("generated_tokens").get<int64_t>(), cost.at("seconds").get<double>()};
     }
   } else {
     response.loglikelihood = json.at("loglikelihood").get<double>();
     response.is_greedy = json.at("is_greedy").get<bool>();
     if (json.contains("stderr")) response.loglikelihood_stderr = json.at("stderr").get<double>();
+    if (json.contains("cost")) {
+      const auto& cost = json.at("cost");
+      response.likelihood_cost = LikelihoodCost{cost.at("rows").get<int64_t>(), cost.at("rows_computed").get<double>(),
+                                                cost.at("seconds").get<double>()};
+    }
   }
   return response;
 }
@@ -121,7 +130,8 @@ std::optional<int> PresetShots(const nlohmann::json& preset, const std::string& 
 nlohmann::json MergedModelArgs(const EvalOptions& options, const std::string& task, const TaskRegistry& registry) {
   nlohmann::json args = options.preset_config.value("model_args", nlohmann::json::object());
   if (!args.is_object()) throw UserError("--preset: model_args must be an object");
-  const nlohmann::json* own = task.empty() ? nullptr : PresetSetting(options.preset_config, task, "model_args", registry);
+  const nlohmann::json* own =
+      task.empty() ? nullptr : PresetSetting(options.preset_config, task, "model_args", registry);
   if (own) {
     if (!own->is_object()) throw UserError("--preset: tasks." + task + ".model_args must be an object");
     for (auto it = own->begin(); it != own->end(); ++it) args[it.key()] = it.value();
@@ -269,10 +279,10 @@ Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
 
 nlohmann::ordered_json RequestJson(const Request& request) {
   nlohmann::ordered_json line = {{"task", request.origin.task},
-                         {"doc_index", request.origin.doc_index},
-                         {"request_index", request.origin.request_index},
-                         {"request_type", RequestTypeName(request.type)},
-                         {"context", request.context}};
+                                 {"doc_index", request.origin.doc_index},
+                                 {"request_index", request.origin.request_index},
+                                 {"request_type", RequestTypeName(request.type)},
+                                 {"context", request.context}};
   if (request.type == RequestType::kLoglikelihood) {
     line["continuation"] = request.continuation;
   } else {
@@ -313,7 +323,8 @@ void PrepareOutputDir(const std::filesystem::path& dir) {
 void CheckCapabilities(const Plan& plan, const ModelCapabilities& capabilities, const std::string& spec) {
   for (const auto& planned : plan.tasks) {
     const RequestType type = planned.task->request_type();
-    const bool supported = type == RequestType::kLoglikelihood ? capabilities.loglikelihood : capabilities.generate_until;
+    const bool supported =
+        type == RequestType::kLoglikelihood ? capabilities.loglikelihood : capabilities.generate_until;
     if (!supported)
       throw UserError("--model " + spec + " cannot serve " + RequestTypeName(type) + " requests (task " +
                       planned.task->name() + ")");
@@ -338,7 +349,8 @@ nlohmann::json ResolvedConfig(const EvalOptions& options, const Plan& plan, cons
                             {"fewshot", planned.task->FewshotInfo()},
                             {"documents", planned.doc_indices.size()}});
     for (const auto& file : planned.task->DataFiles(options.data_dir))
-      if (file.found) (*data_hashes)[file.path.filename().string() + "@" + name] = Sha256File(SplitArchiveMember(file.path).archive);
+      if (file.found)
+        (*data_hashes)[file.path.filename().string() + "@" + name] = Sha256File(SplitArchiveMember(file.path).archive);
   }
   auto optional = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
   nlohmann::json code_execution = nullptr;
@@ -440,8 +452,11 @@ class ResponseFetcher {
         if (!table.responses.count(key)) missing.push_back(key);
       // Longest first, as lm-eval orders them: similar lengths share a batch
       // (less padding), and the largest batch runs first (memory fails early).
+      // Among equal lengths, equal contexts next to each other: see Batches.
       std::stable_sort(missing.begin(), missing.end(), [&](const std::string& a, const std::string& b) {
-        return RequestLength(*unique.at(a)) > RequestLength(*unique.at(b));
+        const Request &x = *unique.at(a), &y = *unique.at(b);
+        if (RequestLength(x) != RequestLength(y)) return RequestLength(x) > RequestLength(y);
+        return x.context < y.context;
       });
       item.keys = std::move(missing);
       pending_total += item.keys.size();
@@ -450,9 +465,18 @@ class ResponseFetcher {
     for (const auto& item : work) {
       if (item.keys.empty()) continue;
       ConfigureFor(*item.settings);
-      for (size_t start = 0; start < item.keys.size(); start += batch_size_) {
-        const std::vector<std::string> batch(item.keys.begin() + start,
-                                             item.keys.begin() + std::min(item.keys.size(), start + batch_size_));
+      for (size_t start = 0, end = 0; start < item.keys.size(); start = end) {
+        end = std::min(item.keys.size(), start + batch_size_);
+        // A likelihood batch never splits requests with the same context and
+        // length (a question's equal-length choices): a Monte-Carlo backend
+        // computes the rows they share once (one row for all the one-token
+        // answers of an MMLU question), whatever --batch-size is.
+        while (item.type == RequestType::kLoglikelihood && end < item.keys.size()) {
+          const Request &last = *unique.at(item.keys[end - 1]), &next = *unique.at(item.keys[end]);
+          if (next.context != last.context || RequestLength(next) != RequestLength(last)) break;
+          ++end;
+        }
+        const std::vector<std::string> batch(item.keys.begin() + start, item.keys.begin() + end);
         RunBatch(item.type, batch, unique, &table);
         progress.Advance(static_cast<int64_t>(batch.size()));
         if (after_commit_) after_commit_(table.computed);
@@ -549,26 +573,41 @@ void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* ind
   report->metrics.push_back(record);
 }
 
-// A task's generation speed from its responses' costs (each distinct
-// request once; cached ones keep the cost of the run that computed them):
-// totals, tokens/s and requests/s over model time, tokens per forward call.
+// A task's speed from its responses' costs (each distinct request once;
+// cached ones keep the cost of the run that computed them). Generation:
+// forward calls, tokens, tokens/s and requests/s over model time, tokens per
+// forward. Monte-Carlo likelihood: rows requested against rows computed.
 // Null when no response carries a cost.
-nlohmann::json GenerationSpeed(const std::vector<std::vector<std::string>>& keys, const ResponseTable& table) {
+nlohmann::json TaskSpeed(const std::vector<std::vector<std::string>>& keys, const ResponseTable& table) {
   std::set<std::string> seen;
-  int64_t requests = 0, calls = 0, tokens = 0;
-  double seconds = 0.0;
+  int64_t requests = 0, calls = 0, tokens = 0, rows = 0;
+  double seconds = 0.0, rows_computed = 0.0;
+  bool likelihood = false;
   for (const auto& document : keys)
     for (const auto& key : document) {
       auto it = table.responses.find(key);
       if (it == table.responses.end() || !it->second.contains("cost") || !seen.insert(key).second) continue;
       const auto& cost = it->second.at("cost");
       ++requests;
-      calls += cost.at("forward_calls").get<int64_t>();
-      tokens += cost.at("generated_tokens").get<int64_t>();
       seconds += cost.at("seconds").get<double>();
+      if (cost.contains("rows")) {
+        likelihood = true;
+        rows += cost.at("rows").get<int64_t>();
+        rows_computed += cost.at("rows_computed").get<double>();
+      } else {
+        calls += cost.at("forward_calls").get<int64_t>();
+        tokens += cost.at("generated_tokens").get<int64_t>();
+      }
     }
   if (requests == 0) return nullptr;
   auto per = [](double a, double b) { return b > 0 ? nlohmann::json(a / b) : nlohmann::json(nullptr); };
+  if (likelihood)
+    return {{"requests", requests},
+            {"rows_requested", rows},
+            {"rows_computed", std::llround(rows_computed)},
+            {"model_seconds", seconds},
+            {"requests_per_second", per(requests, seconds)},
+            {"rows_computed_per_second", per(rows_computed, seconds)}};
   return {{"requests", requests},
           {"forward_calls", calls},
           {"generated_tokens", tokens},
@@ -586,8 +625,14 @@ ScoredDocument ScoreDocument(const Task& task, size_t doc_index, const std::vect
                              const ResponseTable& table, const ScoringContext& context) {
   ScoredDocument scored;
   SampleRecord& sample = scored.sample;
-  sample = {task.name(), static_cast<int64_t>(doc_index), "", keys,
-            nlohmann::json::array(), nlohmann::json::object(), nlohmann::json::object(), ""};
+  sample = {task.name(),
+            static_cast<int64_t>(doc_index),
+            "",
+            keys,
+            nlohmann::json::array(),
+            nlohmann::json::object(),
+            nlohmann::json::object(),
+            ""};
   std::vector<Response> responses;
   for (const auto& key : keys) {
     if (auto failed = table.failed.find(key); failed != table.failed.end()) {
@@ -595,13 +640,21 @@ ScoredDocument ScoreDocument(const Task& task, size_t doc_index, const std::vect
       return scored;
     }
     const nlohmann::json& stored = table.responses.at(key);
-    sample.responses.push_back(stored.contains("text") ? stored.at("text") : stored);
+    if (stored.contains("text")) {
+      sample.responses.push_back(stored.at("text"));
+    } else {
+      nlohmann::json answer = stored;
+      answer.erase("cost");  // kept apart, below
+      sample.responses.push_back(answer);
+    }
     responses.push_back(ResponseFromJson(stored));
-    // What the answer cost, without its wall time: a sample record depends
-    // only on the run's configuration (the time is in the store's response).
+    // What the answer cost, without what depends on the machine or the batch
+    // (wall time, shared rows): a sample record depends only on the run's
+    // configuration (the rest is in the store's response).
     if (stored.contains("cost")) {
       nlohmann::json cost = stored.at("cost");
       cost.erase("seconds");
+      cost.erase("rows_computed");
       sample.details["cost"].push_back(cost);
     }
   }
@@ -679,11 +732,13 @@ std::vector<ScoredDocument> ScoreDocuments(const PlannedTask& planned,
 
 // Scores one task's documents, stores the samples, and returns its report.
 TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::string>>& keys,
-                     const ResponseTable& table, const ScoringContext& context, Store& store, int64_t run_id, int code_workers, std::ostream& log,
-                     bool interactive, MetricIndex* index, size_t* failed_documents, size_t* unscored_documents) {
+                     const ResponseTable& table, const ScoringContext& context, Store& store, int64_t run_id,
+                     int code_workers, std::ostream& log, bool interactive, MetricIndex* index,
+                     size_t* failed_documents, size_t* unscored_documents) {
   Task& task = *planned.task;
   std::map<std::pair<std::string, std::string>, std::vector<double>> values;  // (filter, metric)
-  for (const auto& document : ScoreDocuments(planned, keys, table, context, store, run_id, code_workers, log, interactive)) {
+  for (const auto& document :
+       ScoreDocuments(planned, keys, table, context, store, run_id, code_workers, log, interactive)) {
     if (!document.sample.error.empty()) ++*failed_documents;
     *unscored_documents += document.unscored;
     for (const auto& [filter_metric, value] : document.values) values[filter_metric].push_back(value);
@@ -696,7 +751,7 @@ TaskReport ScoreTask(PlannedTask& planned, const std::vector<std::vector<std::st
   report.n_original = static_cast<int64_t>(task.NumDocs());
   report.n_effective = static_cast<int64_t>(planned.doc_indices.size());
   report.config = task.Describe();
-  report.speed = GenerationSpeed(keys, table);
+  report.speed = TaskSpeed(keys, table);
   for (const auto& reported : task.reported_metrics()) {
     MetricRecord record;
     record.filter = reported.filter;

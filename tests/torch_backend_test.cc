@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "models/checkpoint/model_config.h"
 #include "models/torch/causal_lm.h"
@@ -243,6 +244,58 @@ TEST(LladaAlgorithmsTest, PackedEstimatesEqualOneAtATime) {
   }
 }
 
+// Rows identical after masking are computed once: the one-token answers of
+// a question (context + one mask) and, under per-request seeding, the rows of
+// equal-length choices whose differing tokens are all masked. Every estimate
+// stays what it is alone, and the shares of computed rows add up to the
+// distinct rows.
+TEST(LladaAlgorithmsTest, IdenticalRowsAreComputedOnceWithoutChangingAnEstimate) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  const std::vector<int64_t> context = {10, 11, 12, 13, 14, 15};
+  std::vector<LikelihoodQuery> one_token, choices;
+  for (int64_t answer : {20, 21, 22, 23}) one_token.push_back({context, {answer}});
+  for (int64_t last : {30, 31, 32}) choices.push_back({context, {40, 41, last}});
+  MonteCarloOptions options;
+  options.mc_num = 16;
+  options.batch_size = 8;
+  options.mask_id = 500;
+  for (const auto* queries : {&one_token, &choices}) {
+    const auto estimates = LladaLogLikelihoods(*model, *queries, options, /*seed_each=*/7);
+    double computed = 0.0;
+    int64_t requested = 0;
+    for (size_t i = 0; i < queries->size(); ++i) {
+      torch::manual_seed(7);
+      const double alone = LladaLogLikelihood(*model, (*queries)[i].prefix, (*queries)[i].target, options);
+      EXPECT_NEAR(estimates[i].loglikelihood, alone, 2e-6 * std::abs(alone)) << "query " << i;
+      computed += estimates[i].rows_computed;
+      requested += estimates[i].rows;
+    }
+    if (queries == &one_token) {
+      EXPECT_EQ(requested, 4);
+      EXPECT_NEAR(computed, 1.0, 1e-12);
+    } else {
+      // The distinct rows, drawn here as the reference draws them (forward_process per batch).
+      std::set<std::vector<int64_t>> distinct;
+      for (const auto& query : *queries) {
+        std::vector<int64_t> sequence = query.prefix;
+        sequence.insert(sequence.end(), query.target.begin(), query.target.end());
+        const auto batch = torch::tensor(sequence, torch::kInt64).unsqueeze(0).repeat({options.batch_size, 1});
+        const auto prompt_index = torch::arange(batch.size(1)) < static_cast<int64_t>(query.prefix.size());
+        torch::manual_seed(7);
+        for (int round = 0; round < options.mc_num / options.batch_size; ++round) {
+          const auto noisy = LladaForwardProcess(batch, prompt_index, 500).first.contiguous();
+          for (int64_t r = 0; r < noisy.size(0); ++r)
+            distinct.insert({noisy[r].data_ptr<int64_t>(), noisy[r].data_ptr<int64_t>() + noisy.size(1)});
+        }
+      }
+      EXPECT_EQ(requested, 48);
+      EXPECT_NEAR(computed, static_cast<double>(distinct.size()), 1e-9);
+      EXPECT_LT(distinct.size(), 40u) << "equal-length choices under equal masks should share many rows";
+    }
+  }
+}
+
 TEST(LladaAlgorithmsTest, DiffusionGenerationMatchesTheReference) {
   LLADA_REQUIRE_SHARED();
   const auto model = LoadModel("tiny-llada");
@@ -341,8 +394,8 @@ TEST(LowPrecisionTest, BFloat16LogitsAreScoredAndSummedInFloat32) {
   const auto arm = LoadModel("tiny-llama", torch::kCPU, torch::kBFloat16);
   std::vector<int64_t> input = context;
   input.insert(input.end(), continuation.begin(), continuation.end() - 1);
-  const auto logprobs = torch::log_softmax(
-      arm->Forward(torch::tensor(input, torch::kInt64).unsqueeze(0))[0].to(torch::kFloat64), -1);
+  const auto logprobs =
+      torch::log_softmax(arm->Forward(torch::tensor(input, torch::kInt64).unsqueeze(0))[0].to(torch::kFloat64), -1);
   double expected = 0.0;
   for (size_t i = 0; i < continuation.size(); ++i)
     expected += logprobs[static_cast<int64_t>(context.size() - 1 + i)][continuation[i]].item<double>();

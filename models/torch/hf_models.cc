@@ -265,13 +265,21 @@ class LladaModel : public HfModel {
       CheckLength(pair.context.size() + pair.continuation.size());
       queries.push_back({Ids(pair.context), Ids(pair.continuation)});
     }
+    const CostClock clock(*device_);
     const std::vector<LikelihoodEstimate> estimates = LladaLogLikelihoods(*model_, queries, mc_, options_.seed);
+    const double seconds = clock.Seconds();
+    double rows_computed = 0.0;
+    for (const auto& estimate : estimates) rows_computed += estimate.rows_computed;
     std::vector<Response> responses;
     for (size_t i = 0; i < queries.size(); ++i) {
       Response response;
       response.loglikelihood = estimates[i].loglikelihood;
       response.loglikelihood_stderr = estimates[i].standard_error;
       response.is_greedy = check_greedy_ && LladaSuffixGreedy(*model_, queries[i].prefix, queries[i].target, mc_);
+      // The batch's time, shared in proportion to the rows each computed.
+      response.likelihood_cost =
+          LikelihoodCost{estimates[i].rows, estimates[i].rows_computed,
+                         rows_computed > 0 ? seconds * estimates[i].rows_computed / rows_computed : 0.0};
       responses.push_back(response);
     }
     return responses;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 
 #include "core/errors.h"
 
@@ -112,56 +113,87 @@ struct RowRef {
   int64_t row;
 };
 
-// One packed forward pass over `rows`: each row's weighted losses at its
-// masked positions, in row-major order as the reference's boolean indexing
-// yields them.
-std::vector<torch::Tensor> PackedRowLosses(const Transformer& model, const std::vector<DrawnQuery>& drawn,
-                                           const std::vector<RowRef>& rows, const MonteCarloOptions& options) {
+// A distinct Monte-Carlo row and every (query, row) that feeds the model
+// exactly this input: the same tokens after masking (and, with CFG, the same
+// prompt length, which decides the unconditional copy). Its logits are
+// computed once; each user reads its own targets and weight from them.
+struct DistinctRow {
+  RowRef representative;
+  std::vector<RowRef> users;
+};
+
+// One packed forward pass over distinct rows: for every user, its weighted
+// losses at the row's masked positions, in row-major order as the
+// reference's boolean indexing yields them. -log_softmax(logits)[target] is
+// what cross_entropy computes, so a row shared by several users gives each
+// the numbers it would get alone.
+std::map<std::pair<size_t, int64_t>, torch::Tensor> PackedRowLosses(const Transformer& model,
+                                                                    const std::vector<DrawnQuery>& drawn,
+                                                                    const std::vector<const DistinctRow*>& rows,
+                                                                    const MonteCarloOptions& options) {
   const auto device = model.device();
   int64_t width = 0;
   bool ragged = false;
-  for (const auto& ref : rows) {
-    const int64_t length = drawn[ref.query].sequence.size(0);
+  for (const auto* distinct : rows) {
+    const int64_t length = drawn[distinct->representative.query].sequence.size(0);
     if (width != 0 && length != width) ragged = true;
     width = std::max(width, length);
   }
   const int64_t n = static_cast<int64_t>(rows.size());
   auto input = torch::full({n, width}, options.mask_id, torch::kInt64);
-  auto clean = torch::zeros({n, width}, torch::kInt64);
   auto real = torch::zeros({n, width}, torch::kBool);
   auto prompt = torch::zeros({n, width}, torch::kBool);
-  auto weights = torch::empty({n}, torch::kFloat32);
   for (int64_t i = 0; i < n; ++i) {
-    const DrawnQuery& q = drawn[rows[i].query];
+    const RowRef& ref = rows[static_cast<size_t>(i)]->representative;
+    const DrawnQuery& q = drawn[ref.query];
     const int64_t length = q.sequence.size(0);
-    input[i].slice(0, 0, length).copy_(q.noisy[rows[i].row]);
-    clean[i].slice(0, 0, length).copy_(q.sequence);
+    input[i].slice(0, 0, length).copy_(q.noisy[ref.row]);
     real[i].slice(0, 0, length).fill_(true);
     prompt[i].slice(0, 0, q.prompt_length).fill_(true);
-    weights[i] = q.p_mask[rows[i].row];
   }
-  input = input.to(device);
-  const auto selected = ((input == options.mask_id) & real.to(device));
+  const auto selected = (input == options.mask_id) & real;
   std::optional<torch::Tensor> attention_mask;
   if (ragged) attention_mask = real.to(device, torch::kInt64);
+  const auto selected_on_device = selected.to(device);
   const torch::Tensor logits =
-      GuidedLogits(model, input, prompt.to(device), options.cfg_scale, options.mask_id, attention_mask,
-                   [&](const torch::Tensor& hidden) { return hidden.index({selected}); });
-  const auto row_weight = weights.to(device).unsqueeze(1).expand({n, width}).index({selected});
-  const auto loss =
-      (torch::nn::functional::cross_entropy(logits, clean.to(device).index({selected}),
-                                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone)) /
-       row_weight)
-          .to(torch::kCPU);
-  const auto counts = selected.sum(1).to(torch::kCPU);
-  std::vector<torch::Tensor> per_row;
+      GuidedLogits(model, input.to(device), prompt.to(device), options.cfg_scale, options.mask_id, attention_mask,
+                   [&](const torch::Tensor& hidden) { return hidden.index({selected_on_device}); });
+  const auto log_probs = torch::log_softmax(logits, -1);  // [selected positions, V]
+  // Every user's (logit row, target, weight), gathered in one indexing pass.
+  std::vector<int64_t> pick, target;
+  std::vector<float> weight;
+  std::vector<std::pair<RowRef, int64_t>> spans;  // user, its number of masked positions
   int64_t offset = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t count = counts[i].item<int64_t>();
-    per_row.push_back(loss.slice(0, offset, offset + count));
+    const auto positions = selected[i].nonzero().squeeze(1).contiguous();
+    const int64_t count = positions.size(0);
+    const int64_t* at = positions.data_ptr<int64_t>();
+    for (const RowRef& user : rows[static_cast<size_t>(i)]->users) {
+      const DrawnQuery& q = drawn[user.query];
+      const int64_t* clean = q.sequence.data_ptr<int64_t>();
+      const float w = q.p_mask[user.row].item<float>();
+      for (int64_t k = 0; k < count; ++k) {
+        pick.push_back(offset + k);
+        target.push_back(clean[at[k]]);
+        weight.push_back(w);
+      }
+      spans.push_back({user, count});
+    }
     offset += count;
   }
-  return per_row;
+  const auto options_long = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  const auto chosen = log_probs.index_select(0, torch::tensor(pick, options_long))
+                          .gather(1, torch::tensor(target, options_long).unsqueeze(1))
+                          .squeeze(1);
+  const auto loss =
+      (-chosen / torch::tensor(weight, torch::TensorOptions().dtype(torch::kFloat32).device(device))).to(torch::kCPU);
+  std::map<std::pair<size_t, int64_t>, torch::Tensor> per_user;
+  int64_t at = 0;
+  for (const auto& [user, count] : spans) {
+    per_user[{user.query, user.row}] = loss.slice(0, at, at + count);
+    at += count;
+  }
+  return per_user;
 }
 
 }  // namespace
@@ -209,33 +241,52 @@ std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
     drawn.push_back(DrawSamples(query, options));
     longest = std::max(longest, drawn.back().sequence.size(0));
   }
-  // 2. Pack rows, in order, into forward passes of at most `budget` tokens.
-  // Default: the reference's batch on a GPU; on a CPU at most 4 rows, since
+  // 2. The budget of a forward pass, in tokens. Default: the reference's batch on a GPU; on a CPU at most 4 rows, since
   // larger passes ran slower per token here (bench/: 9.5k tokens/s at 1-4 rows,
   // 2.6-6.4k at 16-32 rows, small LLaDA, LibTorch 1.13).
   const int64_t rows_per_pass = model.device().is_cuda() ? options.batch_size : std::min(options.batch_size, 4);
   const int64_t budget = options.max_batch_tokens > 0 ? options.max_batch_tokens : rows_per_pass * longest;
+  // 3. Rows equal after masking are computed once (the four one-token
+  //    answers of an MMLU question share one row: the context and a mask).
+  std::vector<DistinctRow> distinct;
+  std::map<std::pair<int64_t, std::vector<int64_t>>, size_t> index_of;
+  for (size_t q = 0; q < drawn.size(); ++q) {
+    const auto& noisy = drawn[q].noisy;
+    for (int64_t row = 0; row < noisy.size(0); ++row) {
+      const auto tokens = noisy[row].contiguous();
+      std::pair<int64_t, std::vector<int64_t>> key{
+          options.cfg_scale > 0 ? drawn[q].prompt_length : -1,
+          {tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel()}};
+      auto [it, fresh] = index_of.emplace(std::move(key), distinct.size());
+      if (fresh) distinct.push_back({{q, row}, {}});
+      distinct[it->second].users.push_back({q, row});
+    }
+  }
+  // Each query's share of the rows computed (a row shared by k users counts 1/k to each).
+  std::vector<double> computed_share(drawn.size(), 0.0);
+  for (const auto& row : distinct)
+    for (const auto& user : row.users) computed_share[user.query] += 1.0 / static_cast<double>(row.users.size());
+  // 4. Pack distinct rows, in order, into forward passes of at most `budget` tokens.
   std::vector<std::vector<torch::Tensor>> losses(drawn.size());  // [query][row]
-  std::vector<RowRef> pending;
+  for (size_t q = 0; q < drawn.size(); ++q) losses[q].resize(static_cast<size_t>(drawn[q].noisy.size(0)));
+  std::vector<const DistinctRow*> pending;
   int64_t pending_width = 0;
   auto flush = [&] {
     if (pending.empty()) return;
-    const auto per_row = PackedRowLosses(model, drawn, pending, options);
-    for (size_t i = 0; i < pending.size(); ++i) losses[pending[i].query].push_back(per_row[i]);
+    for (auto& [ref, loss] : PackedRowLosses(model, drawn, pending, options))
+      losses[ref.first][static_cast<size_t>(ref.second)] = loss;
     pending.clear();
     pending_width = 0;
   };
-  for (size_t q = 0; q < drawn.size(); ++q) {
-    const int64_t length = drawn[q].sequence.size(0);
-    for (int64_t row = 0; row < drawn[q].noisy.size(0); ++row) {
-      const int64_t width = std::max(pending_width, length);
-      if (!pending.empty() && static_cast<int64_t>(pending.size() + 1) * width > budget) flush();
-      pending.push_back({q, row});
-      pending_width = std::max(pending_width, length);
-    }
+  for (const auto& row : distinct) {
+    const int64_t length = drawn[row.representative.query].sequence.size(0);
+    const int64_t width = std::max(pending_width, length);
+    if (!pending.empty() && static_cast<int64_t>(pending.size() + 1) * width > budget) flush();
+    pending.push_back(&row);
+    pending_width = std::max(pending_width, length);
   }
   flush();
-  // 3. Per query: loss.sum() / batch_size per round as a float32 tensor, then
+  // 5. Per query: loss.sum() / batch_size per round as a float32 tensor, then
   //    .item() into a double, averaged over rounds -- the reference's arithmetic.
   std::vector<LikelihoodEstimate> estimates;
   for (size_t q = 0; q < drawn.size(); ++q) {
@@ -250,6 +301,8 @@ std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
     }
     LikelihoodEstimate estimate;
     estimate.loglikelihood = -total / d.rounds;
+    estimate.rows = d.noisy.size(0);
+    estimate.rows_computed = computed_share[q];
     if (per_sample.size() > 1) {
       const double n = static_cast<double>(per_sample.size());
       double mean = 0.0, squares = 0.0;
@@ -387,9 +440,10 @@ struct Canvas {
     prompt_index = x != o.mask_id;
     prompt_has_mask = (prompt == o.mask_id).any().item<bool>();
     if (attention_mask)
-      mask = torch::cat({attention_mask->to(device, torch::kInt64),
-                         torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
-                        1);
+      mask =
+          torch::cat({attention_mask->to(device, torch::kInt64),
+                      torch::ones({batch, o.gen_length}, torch::TensorOptions().dtype(torch::kInt64).device(device))},
+                     1);
   }
   int64_t prompt_length, total_length;
   torch::Tensor x, prompt_index;

@@ -46,6 +46,8 @@ struct LikelihoodQuery {
 struct LikelihoodEstimate {
   double loglikelihood = 0.0;
   double standard_error = 0.0;  // over the mc_num samples; 0 when exact
+  int64_t rows = 0;             // Monte-Carlo rows the estimate reads
+  double rows_computed = 0.0;   // its share of the rows the model computed (shared rows split evenly)
 };
 
 // Many estimates at once: every query's masks are drawn first (re-seeding the
@@ -53,7 +55,10 @@ struct LikelihoodEstimate {
 // does not depend on its batch mates), then the Monte-Carlo rows of all
 // queries are packed into shared forward passes (right-padded, padded keys
 // masked). One query alone reproduces the reference call for call; packed,
-// the estimates agree with one-at-a-time ones to float32 rounding.
+// the estimates agree with one-at-a-time ones to float32 rounding. Rows that
+// are identical after masking, within a query or across queries (the
+// one-token answers of one question; equal-length choices under equal
+// masks), are computed once and read by each.
 std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
                                                     const std::vector<LikelihoodQuery>& queries,
                                                     const MonteCarloOptions& options,
