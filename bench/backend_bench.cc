@@ -3,8 +3,9 @@
 //   backend_bench MODEL_DIR [device=cpu] [prompt=256] [answer=16] [mc_num=128] [mc_batch=32] [gen=64] [dtype=float32]
 //
 // Reports Monte-Carlo likelihood throughput (samples/s, tokens/s), diffusion
-// (LLaDA) or greedy cached (ARM) generation throughput (tokens/s, forward
-// passes/s), achieved FLOP/s against a float32 matmul peak measured in the
+// (LLaDA: paper mode, and at block 32 the dual cache and Fast-dLLM's dual
+// cache + threshold 0.9, batch 1 and 8) or greedy cached (ARM) generation
+// throughput (tokens/s, forward passes/s), achieved FLOP/s against a float32 matmul peak measured in the
 // same run (MFU), and the process's peak resident memory.
 #include <sys/resource.h>
 
@@ -14,10 +15,10 @@
 
 #include "models/checkpoint/model_config.h"
 #include "models/checkpoint/safetensors.h"
+#include "models/model.h"
 #include "models/torch/causal_lm.h"
 #include "models/torch/device_memory.h"
 #include "models/torch/llada_algorithms.h"
-#include "models/model.h"
 #include "models/torch/transformer.h"
 
 namespace {
@@ -93,13 +94,14 @@ int main(int argc, char** argv) {
     llada::LladaLogLikelihood(model, prompt, answer, mc);
     double s = Seconds(start);
     // Every sample is a full forward (the head only at masked positions: ~half the answer on average).
-    const double flops = mc_num * (ForwardFlops(config, length, length) -
-                                   2 * length * config.hidden_size * config.vocab_size +
-                                   2 * (answer_len / 2.0) * config.hidden_size * config.vocab_size);
-    std::printf("likelihood: prompt %lld + answer %lld, mc_num %d, batch %d: %.3f s, %.1f samples/s, %.0f tokens/s, "
-                "%.1f GFLOP/s, MFU %.1f%%\n",
-                static_cast<long long>(prompt_len), static_cast<long long>(answer_len), mc_num, mc_batch, s, mc_num / s,
-                mc_num * length / s, flops / s / 1e9, 100 * flops / s / peak);
+    const double flops =
+        mc_num * (ForwardFlops(config, length, length) - 2 * length * config.hidden_size * config.vocab_size +
+                  2 * (answer_len / 2.0) * config.hidden_size * config.vocab_size);
+    std::printf(
+        "likelihood: prompt %lld + answer %lld, mc_num %d, batch %d: %.3f s, %.1f samples/s, %.0f tokens/s, "
+        "%.1f GFLOP/s, MFU %.1f%%\n",
+        static_cast<long long>(prompt_len), static_cast<long long>(answer_len), mc_num, mc_batch, s, mc_num / s,
+        mc_num * length / s, flops / s / 1e9, 100 * flops / s / peak);
     start = std::chrono::steady_clock::now();
     llada::LladaLogLikelihoods(model, {{prompt, answer}}, mc, 1234);
     s = Seconds(start);
@@ -126,7 +128,13 @@ int main(int argc, char** argv) {
       mixed.push_back({std::vector<int64_t>(prompt.begin(), prompt.begin() + std::min<int64_t>(p, prompt_len)),
                        std::vector<int64_t>(answer.begin(), answer.begin() + 1 + i % answer_len)});
     }
-    for (int i = 0; i < 64; ++i) single_token.push_back({prompt, {answer[i % answer_len]}});
+    // 16 questions (prompts differing in their first token) x 4 one-token
+    // answers: the answers of a question share one row.
+    for (int i = 0; i < 64; ++i) {
+      std::vector<int64_t> question = prompt;
+      question[0] = 1 + i / 4;
+      single_token.push_back({question, {answer[i % 4]}});
+    }
     for (const auto* set : {&mixed, &single_token}) {
       llada::MonteCarloOptions small = mc;
       if (set == &mixed) small.mc_num = small.batch_size = 8;
@@ -138,10 +146,11 @@ int main(int argc, char** argv) {
       start = std::chrono::steady_clock::now();
       llada::LladaLogLikelihoods(model, *set, small, 1234);
       const double packed = Seconds(start);
-      std::printf("likelihood, %zu %s requests (%.0f rows): one at a time %.3f s (%.1f rows/s), packed %.3f s "
-                  "(%.1f rows/s), x%.2f\n",
-                  set->size(), set == &mixed ? "mixed-length mc_num 8" : "one-token", rows, alone, rows / alone,
-                  packed, rows / packed, alone / packed);
+      std::printf(
+          "likelihood, %zu %s requests (%.0f rows): one at a time %.3f s (%.1f rows/s), packed %.3f s "
+          "(%.1f rows/s), x%.2f\n",
+          set->size(), set == &mixed ? "mixed-length mc_num 8" : "one-token (16 questions x 4 answers)", rows, alone,
+          rows / alone, packed, rows / packed, alone / packed);
     }
     llada::DiffusionGenerateOptions g;
     g.gen_length = gen;
@@ -154,20 +163,42 @@ int main(int argc, char** argv) {
     Sync(device);
     s = Seconds(start);
     const double gen_flops = calls * ForwardFlops(config, prompt_len + gen, prompt_len + gen);
-    std::printf("generation: prompt %lld, gen_length = steps = block %lld: %.3f s, %.1f tokens/s, %.1f forwards/s, "
-                "%.1f GFLOP/s, MFU %.1f%%\n",
-                static_cast<long long>(prompt_len), static_cast<long long>(gen), s, gen / s, calls / s,
-                gen_flops / s / 1e9, 100 * gen_flops / s / peak);
+    std::printf(
+        "generation: prompt %lld, gen_length = steps = block %lld: %.3f s, %.1f tokens/s, %.1f forwards/s, "
+        "%.1f GFLOP/s, MFU %.1f%%\n",
+        static_cast<long long>(prompt_len), static_cast<long long>(gen), s, gen / s, calls / s, gen_flops / s / 1e9,
+        100 * gen_flops / s / peak);
+    // Semi-autoregressive blocks of 32, paper schedule against Fast-dLLM's
+    // setting (dual cache, threshold 0.9) and its cache alone, batch 1 and 8.
+    if (gen % 32 == 0) {
+      for (const char* mode : {"paper", "dual", "fast-dllm"}) {
+        for (int64_t rows : {1, 8}) {
+          llada::DiffusionGenerateOptions b = g;
+          b.block_length = 32;
+          if (std::string(mode) != "paper") b.cache = llada::DiffusionCache::kDual;
+          if (std::string(mode) == "fast-dllm") b.threshold = 0.9;
+          const auto input = torch::tensor(prompt).unsqueeze(0).repeat({rows, 1});
+          start = std::chrono::steady_clock::now();
+          llada::LladaGenerate(model, input, b, &calls);
+          Sync(device);
+          s = Seconds(start);
+          std::printf("generation, block 32, %s, batch %lld: %.3f s, %.1f tokens/s, %lld forwards\n", mode,
+                      static_cast<long long>(rows), s, static_cast<double>(rows * gen) / s,
+                      static_cast<long long>(calls));
+        }
+      }
+    }
   } else {
     auto start = std::chrono::steady_clock::now();
     const int reps = 16;
     for (int i = 0; i < reps; ++i) llada::CausalLogLikelihood(model, prompt, answer);
     double s = Seconds(start);
     const double flops = reps * ForwardFlops(config, length - 1, length - 1);
-    std::printf("likelihood (exact): prompt %lld + answer %lld, %d requests: %.3f s, %.1f requests/s, %.0f tokens/s, "
-                "MFU %.1f%%\n",
-                static_cast<long long>(prompt_len), static_cast<long long>(answer_len), reps, s, reps / s,
-                reps * length / s, 100 * flops / s / peak);
+    std::printf(
+        "likelihood (exact): prompt %lld + answer %lld, %d requests: %.3f s, %.1f requests/s, %.0f tokens/s, "
+        "MFU %.1f%%\n",
+        static_cast<long long>(prompt_len), static_cast<long long>(answer_len), reps, s, reps / s, reps * length / s,
+        100 * flops / s / peak);
     start = std::chrono::steady_clock::now();
     const auto generated = llada::GreedyGenerate(model, prompt, gen, {});
     s = Seconds(start);
