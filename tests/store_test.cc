@@ -53,27 +53,29 @@ TEST(StoreTest, CreatesSchemaAndPersistsAcrossReopen) {
   EXPECT_EQ(store->GetRun(1)->status, "finished");
 }
 
-// A version-1 file (before samples.details) is upgraded on open and keeps its rows.
-TEST(StoreTest, UpgradesAVersionOneFile) {
-  testing::TempDir dir;
-  const auto path = dir.path() / "v1.db";
+// A store with one run (id 1) and one gsm8k sample, then `downgrade` (SQL)
+// run on the file: an older schema version, as an older llada-eval left it.
+std::filesystem::path OldStore(const testing::TempDir& dir, const std::string& name, const std::string& downgrade) {
+  const auto path = dir.path() / name;
   {
     auto store = Store::Open(path);
     const int64_t run = store->CreateRun(SomeRun(store->UpsertModel("m1", "replay:x", {}), "h1"), CurrentProcess());
     store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"none", "1"}}, {{"exact_match,none", 1.0}}, ""}});
   }
-  {  // make it a version-1 file again
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "ALTER TABLE samples DROP COLUMN details; ALTER TABLE runs DROP COLUMN owner_host; "
-                           "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN owner_start; "
-                           "ALTER TABLE runs DROP COLUMN heartbeat_at; DROP TABLE speed; PRAGMA user_version = 1;",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK)
-        << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, downgrade.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  return path;
+}
+
+// A version-1 file (before samples.details) is upgraded on open and keeps its rows.
+TEST(StoreTest, UpgradesAVersionOneFile) {
+  testing::TempDir dir;
+  const auto path = OldStore(dir, "v1.db",
+                             "ALTER TABLE samples DROP COLUMN details; ALTER TABLE runs DROP COLUMN owner_host; "
+                             "ALTER TABLE runs DROP COLUMN owner_pid; ALTER TABLE runs DROP COLUMN owner_start; "
+                             "ALTER TABLE runs DROP COLUMN heartbeat_at; DROP TABLE speed; PRAGMA user_version = 1;");
   auto store = Store::Open(path);
   EXPECT_EQ(store->SchemaVersion(), Store::CurrentSchemaVersion());
   EXPECT_GE(Store::CurrentSchemaVersion(), 2);
@@ -97,19 +99,7 @@ TEST(StoreTest, UpgradesAVersionOneFile) {
 // keeps its runs and samples.
 TEST(StoreTest, UpgradesAVersionThreeFile) {
   testing::TempDir dir;
-  const auto path = dir.path() / "v3.db";
-  {
-    auto store = Store::Open(path);
-    const int64_t run = store->CreateRun(SomeRun(store->UpsertModel("m1", "replay:x", {}), "h1"), CurrentProcess());
-    store->PutSamples(run, {{"gsm8k", 0, "t", {"key1"}, {"out"}, {{"none", "1"}}, {{"exact_match,none", 1.0}}, ""}});
-  }
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE speed; PRAGMA user_version = 3;", nullptr, nullptr, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
+  const auto path = OldStore(dir, "v3.db", "DROP TABLE speed; PRAGMA user_version = 3;");
   auto store = Store::Open(path);
   EXPECT_EQ(store->SchemaVersion(), Store::CurrentSchemaVersion());
   EXPECT_EQ(store->LoadSamples(1, "gsm8k").size(), 1u);
