@@ -49,24 +49,16 @@ nlohmann::json ResponseJson(RequestType type, const Response& response) {
   return json;
 }
 
+// What scoring reads of a stored response (its "cost" is read from the JSON
+// where speed is summed: TaskSpeed, ScoreDocument).
 Response ResponseFromJson(const nlohmann::json& json) {
   Response response;
   if (json.contains("text")) {
     response.text = json.at("text").get<std::string>();
-    if (json.contains("cost")) {
-      const auto& cost = json.at("cost");
-      response.cost = GenerationCost{cost.at("forward_calls").get<int64_t>(),
-                                     cost.at("generated_tokens").get<int64_t>(), cost.at("seconds").get<double>()};
-    }
   } else {
     response.loglikelihood = json.at("loglikelihood").get<double>();
     response.is_greedy = json.at("is_greedy").get<bool>();
     if (json.contains("stderr")) response.loglikelihood_stderr = json.at("stderr").get<double>();
-    if (json.contains("cost")) {
-      const auto& cost = json.at("cost");
-      response.likelihood_cost = LikelihoodCost{cost.at("rows").get<int64_t>(), cost.at("rows_computed").get<double>(),
-                                                cost.at("seconds").get<double>()};
-    }
   }
   return response;
 }
@@ -452,7 +444,8 @@ class ResponseFetcher {
         if (!table.responses.count(key)) missing.push_back(key);
       // Longest first, as lm-eval orders them: similar lengths share a batch
       // (less padding), and the largest batch runs first (memory fails early).
-      // Among equal lengths, equal contexts next to each other: see Batches.
+      // Among equal lengths, equal contexts next to each other: the batching
+      // loop below keeps them in one call.
       std::stable_sort(missing.begin(), missing.end(), [&](const std::string& a, const std::string& b) {
         const Request &x = *unique.at(a), &y = *unique.at(b);
         if (RequestLength(x) != RequestLength(y)) return RequestLength(x) > RequestLength(y);
