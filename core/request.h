@@ -24,6 +24,19 @@ struct RequestOrigin {
   int request_index = 0;
 };
 
+// How a multiple-choice document reads its requests' log-likelihoods when
+// every metric it reports looks only at which choice ranks first: acc ranks
+// the log-likelihoods, acc_norm the log-likelihoods per code point of the
+// choice. The requests of one document (one origin task and doc_index)
+// compete; a sampling backend may stop sampling them once the first place is
+// settled under every rule in use (LLaDA's mc_adaptive). Unset where a
+// metric reads the values themselves (TruthfulQA mc2).
+struct ChoiceRanking {
+  bool by_loglikelihood = false;  // acc
+  bool by_normalized = false;     // acc_norm
+  double normalizer = 1.0;        // acc_norm's divisor: the choice's length in code points
+};
+
 struct Request {
   RequestType type = RequestType::kLoglikelihood;
   RequestOrigin origin;
@@ -34,6 +47,7 @@ struct Request {
   // The n-th sample of the same prompt (a task's `repeats`): part of the cache
   // key, and it moves the model's sampling seed so samples differ.
   int sample_index = 0;
+  std::optional<ChoiceRanking> ranking;  // loglikelihood only
 };
 
 // What one generated answer cost, for speed beside accuracy

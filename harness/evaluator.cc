@@ -287,9 +287,15 @@ nlohmann::ordered_json RequestJson(const Request& request) {
   return line;
 }
 
-std::string RequestCacheKey(const std::string& model_identity, const Request& request, bool keyed_by_origin) {
+std::string RequestCacheKey(const std::string& model_identity, const Request& request, bool keyed_by_origin,
+                            bool by_document) {
   nlohmann::ordered_json args = RequestJson(request);
-  if (!keyed_by_origin) {
+  const bool document_keyed = by_document && request.type == RequestType::kLoglikelihood;
+  if (document_keyed && request.ranking)
+    args["ranking"] = {{"by_loglikelihood", request.ranking->by_loglikelihood},
+                       {"by_normalized", request.ranking->by_normalized},
+                       {"normalizer", request.ranking->normalizer}};
+  if (!keyed_by_origin && !document_keyed) {
     args.erase("task");
     args.erase("doc_index");
     args.erase("request_index");
@@ -386,6 +392,24 @@ struct ResponseTable {
 
 size_t RequestLength(const Request& request) { return request.context.size() + request.continuation.size(); }
 
+// Documents together, in request order; the documents longest first (by
+// their longest request), as the batches of other runs.
+void SortByDocument(std::vector<std::string>& keys, const std::map<std::string, const Request*>& unique) {
+  std::map<std::pair<std::string, int64_t>, size_t> longest;
+  for (const auto& key : keys) {
+    const Request& r = *unique.at(key);
+    size_t& length = longest[{r.origin.task, r.origin.doc_index}];
+    length = std::max(length, RequestLength(r));
+  }
+  std::stable_sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) {
+    const Request &x = *unique.at(a), &y = *unique.at(b);
+    const std::pair<std::string, int64_t> dx{x.origin.task, x.origin.doc_index}, dy{y.origin.task, y.origin.doc_index};
+    if (dx == dy) return x.origin.request_index < y.origin.request_index;
+    if (longest.at(dx) != longest.at(dy)) return longest.at(dx) > longest.at(dy);
+    return dx < dy;
+  });
+}
+
 class ResponseFetcher {
  public:
   ResponseFetcher(Model& model, Store& store, int64_t model_id, int batch_size, std::ostream& log, bool interactive,
@@ -407,12 +431,14 @@ class ResponseFetcher {
       const nlohmann::json* settings;
       RequestType type;
       std::vector<std::string> keys;
+      bool by_document = false;  // a document's requests go in one call
     };
     std::vector<Work> work;
     std::map<std::string, const Request*> unique;
     std::vector<std::string> order;
     for (const auto& planned : plan.tasks) {
       ConfigureFor(planned.model_args);
+      const bool by_document = model_.Capabilities().likelihoods_by_document;
       const std::map<RequestType, std::string> identity = {
           {RequestType::kLoglikelihood, model_.CacheIdentity(RequestType::kLoglikelihood)},
           {RequestType::kGenerateUntil, model_.CacheIdentity(RequestType::kGenerateUntil)}};
@@ -421,7 +447,7 @@ class ResponseFetcher {
       for (const auto& requests : planned.requests) {
         std::vector<std::string> doc_keys;
         for (const auto& request : requests) {
-          doc_keys.push_back(RequestCacheKey(identity.at(request.type), request, by_origin));
+          doc_keys.push_back(RequestCacheKey(identity.at(request.type), request, by_origin, by_document));
           if (unique.emplace(doc_keys.back(), &request).second) {
             order.push_back(doc_keys.back());
             fresh[request.type].push_back(doc_keys.back());
@@ -430,7 +456,9 @@ class ResponseFetcher {
         task_keys.push_back(std::move(doc_keys));
       }
       table.keys.push_back(std::move(task_keys));
-      for (auto& [type, keys] : fresh) work.push_back({&planned.model_args, type, std::move(keys)});
+      for (auto& [type, keys] : fresh)
+        work.push_back(
+            {&planned.model_args, type, std::move(keys), by_document && type == RequestType::kLoglikelihood});
     }
     table.responses = store_.LookupResponses(order);
     table.cached = table.responses.size();
@@ -446,11 +474,15 @@ class ResponseFetcher {
       // (less padding), and the largest batch runs first (memory fails early).
       // Among equal lengths, equal contexts next to each other: the batching
       // loop below keeps them in one call.
-      std::stable_sort(missing.begin(), missing.end(), [&](const std::string& a, const std::string& b) {
-        const Request &x = *unique.at(a), &y = *unique.at(b);
-        if (RequestLength(x) != RequestLength(y)) return RequestLength(x) > RequestLength(y);
-        return x.context < y.context;
-      });
+      if (item.by_document) {
+        SortByDocument(missing, unique);
+      } else {
+        std::stable_sort(missing.begin(), missing.end(), [&](const std::string& a, const std::string& b) {
+          const Request &x = *unique.at(a), &y = *unique.at(b);
+          if (RequestLength(x) != RequestLength(y)) return RequestLength(x) > RequestLength(y);
+          return x.context < y.context;
+        });
+      }
       item.keys = std::move(missing);
       pending_total += item.keys.size();
     }
@@ -464,9 +496,14 @@ class ResponseFetcher {
         // length (a question's equal-length choices): a Monte-Carlo backend
         // computes the rows they share once (one row for all the one-token
         // answers of an MMLU question), whatever --batch-size is.
+        // With by_document, a document's requests are never split either:
+        // their estimates depend on one another.
         while (item.type == RequestType::kLoglikelihood && end < item.keys.size()) {
           const Request &last = *unique.at(item.keys[end - 1]), &next = *unique.at(item.keys[end]);
-          if (next.context != last.context || RequestLength(next) != RequestLength(last)) break;
+          const bool same_document =
+              next.origin.task == last.origin.task && next.origin.doc_index == last.origin.doc_index;
+          const bool shares_rows = next.context == last.context && RequestLength(next) == RequestLength(last);
+          if (!(item.by_document ? same_document : shares_rows)) break;
           ++end;
         }
         const std::vector<std::string> batch(item.keys.begin() + start, item.keys.begin() + end);
@@ -569,7 +606,8 @@ void AddMetric(MetricRecord record, const Aggregate& aggregate, MetricIndex* ind
 // A task's speed from its responses' costs (each distinct request once;
 // cached ones keep the cost of the run that computed them). Generation:
 // forward calls, tokens, tokens/s and requests/s over model time, tokens per
-// forward. Monte-Carlo likelihood: rows requested against rows computed.
+// forward. Monte-Carlo likelihood: rows requested (samples, also per
+// request) against rows computed.
 // Null when no response carries a cost.
 nlohmann::json TaskSpeed(const std::vector<std::vector<std::string>>& keys, const ResponseTable& table) {
   std::set<std::string> seen;
@@ -597,6 +635,8 @@ nlohmann::json TaskSpeed(const std::vector<std::vector<std::string>>& keys, cons
   if (likelihood)
     return {{"requests", requests},
             {"rows_requested", rows},
+            // Samples per estimate: mc_num, or fewer under mc_adaptive.
+            {"samples_per_request", per(static_cast<double>(rows), static_cast<double>(requests))},
             {"rows_computed", std::llround(rows_computed)},
             {"model_seconds", seconds},
             {"requests_per_second", per(requests, seconds)},

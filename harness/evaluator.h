@@ -106,6 +106,10 @@ class Evaluator {
 
 // Cache key of a request for a model: sha256 over the model identity, the
 // request kind and its arguments (plus its origin for origin-keyed models).
-std::string RequestCacheKey(const std::string& model_identity, const Request& request, bool keyed_by_origin);
+// `by_document`: the answer depends on the request's document (see
+// ModelCapabilities::likelihoods_by_document), so the origin and the ranking
+// rule are part of a likelihood request's key.
+std::string RequestCacheKey(const std::string& model_identity, const Request& request, bool keyed_by_origin,
+                            bool by_document = false);
 
 }  // namespace llada

@@ -22,6 +22,11 @@ struct ModelCapabilities {
   // Answers depend on the request's origin (task, doc, index), not only on its
   // text (the replay backend): the request cache must key on the origin too.
   bool keyed_by_origin = false;
+  // Under the settings in force, the log-likelihoods of a document's choices
+  // depend on one another (adaptive Monte-Carlo sampling stops once the first
+  // place is settled, Request::ranking): the harness sends a document's
+  // likelihood requests in one call and keys each on its document.
+  bool likelihoods_by_document = false;
 };
 
 class Model {

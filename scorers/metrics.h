@@ -26,6 +26,11 @@ class ChoiceMetric {
  public:
   virtual ~ChoiceMetric() = default;
   virtual double Compute(const ChoiceOutcome& outcome) const = 0;
+  // What the metric reads of the log-likelihoods: only the first place by
+  // value (acc) or by value per code point (acc_norm), or the values. A
+  // sampling backend may stop early only for the first two (Request::ranking).
+  enum class Reads { kValues, kFirstPlace, kFirstPlacePerCodePoint };
+  virtual Reads reads() const { return Reads::kValues; }
 };
 
 class SandboxRunner;
@@ -81,6 +86,7 @@ size_t ArgMax(const std::vector<double>& values);
 class AccuracyMetric : public ChoiceMetric {
  public:
   double Compute(const ChoiceOutcome& outcome) const override;
+  Reads reads() const override { return Reads::kFirstPlace; }
 };
 
 // acc_norm: argmax of loglikelihood / len(choice) in characters (code points,
@@ -88,6 +94,7 @@ class AccuracyMetric : public ChoiceMetric {
 class NormalizedAccuracyMetric : public ChoiceMetric {
  public:
   double Compute(const ChoiceOutcome& outcome) const override;
+  Reads reads() const override { return Reads::kFirstPlacePerCodePoint; }
 };
 
 // TruthfulQA mc2 (lm-eval's process_results_mc2): the normalised probability
@@ -103,8 +110,8 @@ class TruthfulQaMc2Metric : public ChoiceMetric {
 // optional lowercasing, then string equality.
 class ExactMatchMetric : public TextMetric {
  public:
-  ExactMatchMetric(const std::vector<std::string>& regexes_to_ignore, bool ignore_case,
-                   bool ignore_punctuation, const std::string& origin);
+  ExactMatchMetric(const std::vector<std::string>& regexes_to_ignore, bool ignore_case, bool ignore_punctuation,
+                   const std::string& origin);
   double Compute(const std::string& prediction, const std::string& reference) const override;
   std::string Normalize(std::string text) const;
 

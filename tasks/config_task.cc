@@ -125,6 +125,25 @@ ConfigTask::ConfigTask(const nlohmann::json& config, const nlohmann::json& task_
   }
 }
 
+std::optional<ChoiceRanking> ConfigTask::Ranking() const {
+  ChoiceRanking ranking;
+  for (const auto& metric : metrics_) {
+    if (!metric.choice) return std::nullopt;
+    switch (metric.choice->reads()) {
+      case ChoiceMetric::Reads::kValues:
+        return std::nullopt;
+      case ChoiceMetric::Reads::kFirstPlace:
+        ranking.by_loglikelihood = true;
+        break;
+      case ChoiceMetric::Reads::kFirstPlacePerCodePoint:
+        ranking.by_normalized = true;
+        break;
+    }
+  }
+  if (!ranking.by_loglikelihood && !ranking.by_normalized) return std::nullopt;
+  return ranking;
+}
+
 std::vector<ReportedMetric> ConfigTask::reported_metrics() const {
   std::vector<ReportedMetric> reported;
   for (const auto& filter : filters_) {
@@ -414,10 +433,15 @@ std::vector<Request> ConfigTask::BuildRequests(size_t doc_index, const PromptOpt
     // every choice's context holds the same examples.
     const bool multiple_input = MultipleInputGold(doc).has_value();
     const std::string shared_context = multiple_input ? "" : BuildContext(doc_index, options, RenderText(doc_to_text_, doc));
+    const std::optional<ChoiceRanking> ranking = Ranking();
     for (size_t i = 0; i < choices.size(); ++i) {
       Request request;
       request.type = RequestType::kLoglikelihood;
       request.origin = {name_, static_cast<int64_t>(doc_index), static_cast<int>(i)};
+      if (ranking) {
+        request.ranking = ranking;
+        request.ranking->normalizer = static_cast<double>(CodePointLength(choices[i]));
+      }
       if (multiple_input) {
         request.context = BuildContext(doc_index, options, choices[i]);
         request.continuation = delimiter + PyStr(doc_to_target_.Evaluate(doc, vars_));

@@ -57,6 +57,9 @@ class ConfigTask : public Task {
   std::string BuildContext(size_t doc_index, const PromptOptions& options, const std::string& question);
   // lm-eval's multiple-input mode: doc_to_text yields the gold index (an int).
   std::optional<int> MultipleInputGold(const Document& doc) const;
+  // How the metrics read a document's choices, when only the first place
+  // matters to every one of them (acc, acc_norm); unset otherwise.
+  std::optional<ChoiceRanking> Ranking() const;
   std::string QuestionText(const Document& doc) const;  // a shot's question text
   std::string TargetText(const Document& doc) const;   // the document's target
   std::string ShotTarget(const Document& example) const;  // the target as it appears in a shot

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/errors.h"
 #include "models/checkpoint/model_config.h"
 #include "models/torch/causal_lm.h"
 #include "models/torch/llada_algorithms.h"
@@ -294,6 +295,107 @@ TEST(LladaAlgorithmsTest, IdenticalRowsAreComputedOnceWithoutChangingAnEstimate)
       EXPECT_LT(distinct.size(), 40u) << "equal-length choices under equal masks should share many rows";
     }
   }
+}
+
+// The adaptive test's critical values against tabulated Student t
+// quantiles (Abramowitz & Stegun table 26.10) and the normal limit.
+TEST(AdaptiveMonteCarloTest, StudentQuantilesMatchTheTables) {
+  const struct {
+    double level, dof, value;
+  } table[] = {{0.975, 10, 2.228}, {0.995, 20, 2.845}, {0.9995, 8, 5.041}, {0.9995, 30, 3.646},
+               {0.999, 15, 3.733}, {0.95, 7, 1.895},   {0.975, 1e9, 1.960}};
+  for (const auto& row : table)
+    EXPECT_NEAR(StudentQuantile(row.level, row.dof), row.value, 0.01 * row.value)
+        << "level " << row.level << " dof " << row.dof;
+  EXPECT_THROW(StudentQuantile(0.4, 10), InternalError);
+}
+
+// Questions sampled adaptively: every estimate is the reference's estimator
+// over the first rows of a full run (the same draws), with their standard
+// error; a question's choices move together; some questions stop at mc_min,
+// some need later rounds; a query outside any question reads all mc_num rows.
+TEST(AdaptiveMonteCarloTest, StoppedEstimatesAreTheFirstRowsOfAFullRun) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  const std::vector<int64_t> context = {10, 11, 12, 13, 14, 15, 16, 17};
+  MonteCarloOptions options;
+  options.mc_num = 64;
+  options.batch_size = 8;
+  options.mask_id = 500;
+  options.adaptive = true;
+  options.mc_min = 16;
+  ChoiceRanking ranking;
+  ranking.by_loglikelihood = true;
+  ranking.by_normalized = true;
+  // 12 questions of 3 choices, 2 to 6 tokens drawn from a fixed sequence.
+  std::vector<LikelihoodQuery> queries;
+  uint64_t state = 12345;
+  auto next = [&](uint64_t bound) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % bound;
+  };
+  for (int64_t question = 0; question < 12; ++question)
+    for (int choice = 0; choice < 3; ++choice) {
+      std::vector<int64_t> target(2 + next(5));
+      for (auto& id : target) id = 20 + static_cast<int64_t>(next(400));
+      queries.emplace_back(context, target);
+      queries.back().group = question;
+      queries.back().ranking = ranking;
+      queries.back().ranking->normalizer = static_cast<double>(1 + next(30));
+    }
+  queries.emplace_back(context, std::vector<int64_t>{70, 71, 72});  // in no question: all rows
+  const auto adaptive = LladaLogLikelihoods(*model, queries, options, /*seed_each=*/7);
+  ASSERT_EQ(adaptive.size(), queries.size());
+  std::map<int64_t, int> questions_by_rows;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    SCOPED_TRACE("query " + std::to_string(i));
+    ASSERT_GE(adaptive[i].rows, options.mc_min);
+    ASSERT_LE(adaptive[i].rows, options.mc_num);
+    EXPECT_EQ(adaptive[i].rows % options.batch_size, 0);
+    if (queries[i].group >= 0) {
+      if (i % 3 == 0) {
+        ++questions_by_rows[adaptive[i].rows];
+      } else {
+        EXPECT_EQ(adaptive[i].rows, adaptive[i - 1].rows) << "a choice moved alone";
+      }
+    }
+    MonteCarloOptions fixed = options;
+    fixed.adaptive = false;
+    fixed.mc_num = static_cast<int>(adaptive[i].rows);
+    const auto alone = LladaLogLikelihoods(*model, {{queries[i].prefix, queries[i].target}}, fixed, 7).at(0);
+    EXPECT_NEAR(adaptive[i].loglikelihood, alone.loglikelihood, 2e-6 * std::abs(alone.loglikelihood));
+    EXPECT_NEAR(adaptive[i].standard_error, alone.standard_error, 1e-5 * std::max(1.0, alone.standard_error));
+  }
+  EXPECT_EQ(adaptive.back().rows, options.mc_num);
+  std::string histogram;
+  for (const auto& [rows, count] : questions_by_rows)
+    histogram += std::to_string(rows) + ":" + std::to_string(count) + " ";
+  EXPECT_GT(questions_by_rows[options.mc_min], 0) << histogram;
+  EXPECT_GT(questions_by_rows.rbegin()->first, options.mc_min) << "no question needed a second round: " << histogram;
+  // Fewer rows computed than the full run's.
+  options.adaptive = false;
+  const auto full = LladaLogLikelihoods(*model, queries, options, 7);
+  double adaptive_rows = 0.0, full_rows = 0.0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    adaptive_rows += adaptive[i].rows_computed;
+    full_rows += full[i].rows_computed;
+  }
+  EXPECT_LT(adaptive_rows, full_rows);
+}
+
+TEST(AdaptiveMonteCarloTest, SettingsAreChecked) {
+  MonteCarloOptions options;
+  options.mc_num = 64;
+  options.batch_size = 8;
+  options.adaptive = true;
+  for (int mc_min : {4, 12, 72}) {
+    options.mc_min = mc_min;
+    EXPECT_THROW(CheckMonteCarloOptions(options), UserError) << mc_min;
+  }
+  options.mc_min = 16;
+  EXPECT_NO_THROW(CheckMonteCarloOptions(options));
+  options.confidence = 1.0;
+  EXPECT_THROW(CheckMonteCarloOptions(options), UserError);
 }
 
 TEST(LladaAlgorithmsTest, DiffusionGenerationMatchesTheReference) {

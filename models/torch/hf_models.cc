@@ -51,14 +51,15 @@ std::string WeightsFingerprint(const std::filesystem::path& dir) {
 // list is a typo (an error); a key of the other backend is ignored, so one
 // preset serves LLaDA and its ARM baselines.
 const std::vector<std::string>& KnownModelArgs() {
-  static const std::vector<std::string> known = {// LLaDA: Monte-Carlo likelihood and diffusion generation
-                                                 "mc_num", "mc_batch_size", "batch_size", "max_batch_tokens", "cfg",
-                                                 "mask_id", "is_check_greedy", "gen_length", "steps", "block_length",
-                                                 "temperature", "remasking", "logits_eos_inf", "confidence_eos_eot_inf",
-                                                 // LLaDA fast decoding (Fast-dLLM, dInfer)
-                                                 "cache", "threshold", "factor", "early_stop",
-                                                 // ARM (HFLM)
-                                                 "add_bos_token", "max_gen_toks"};
+  static const std::vector<std::string> known = {
+      // LLaDA: Monte-Carlo likelihood and diffusion generation
+      "mc_num", "mc_batch_size", "batch_size", "max_batch_tokens", "cfg", "mc_adaptive", "mc_min", "mc_confidence",
+      "mask_id", "is_check_greedy", "gen_length", "steps", "block_length", "temperature", "remasking", "logits_eos_inf",
+      "confidence_eos_eot_inf",
+      // LLaDA fast decoding (Fast-dLLM, dInfer)
+      "cache", "threshold", "factor", "early_stop",
+      // ARM (HFLM)
+      "add_bos_token", "max_gen_toks"};
   return known;
 }
 
@@ -222,6 +223,9 @@ class LladaModel : public HfModel {
     mc_.batch_size = Arg<int>(args, "mc_batch_size", Arg<int>(args, "batch_size", std::min(mc_.mc_num, 32)));
     mc_.cfg_scale = Arg<double>(args, "cfg", 0.0);
     mc_.max_batch_tokens = Arg<int64_t>(args, "max_batch_tokens", 0);
+    mc_.adaptive = Arg<bool>(args, "mc_adaptive", false);
+    mc_.mc_min = Arg<int>(args, "mc_min", std::max(mc_.batch_size, 16));
+    mc_.confidence = Arg<double>(args, "mc_confidence", 0.99);
     const auto& config = model_->config();
     mc_.mask_id = Arg<int64_t>(args, "mask_id", config.mask_token_id.value_or(126336));
     CheckMonteCarloOptions(mc_);
@@ -257,13 +261,26 @@ class LladaModel : public HfModel {
   // Every request's Monte-Carlo rows share forward passes; each request's
   // masks are drawn after torch::manual_seed(--seed), so an estimate does not
   // depend on the batch it ran in.
+  ModelCapabilities Capabilities() const override {
+    ModelCapabilities capabilities;
+    capabilities.likelihoods_by_document = mc_.adaptive;
+    return capabilities;
+  }
+
   std::vector<Response> Loglikelihood(const std::vector<Request>& requests) override {
     std::vector<LikelihoodQuery> queries;
+    std::map<std::pair<std::string, int64_t>, int64_t> group_of;  // a document's choices compete
     for (const auto& request : requests) {
       const EncodedPair pair =
           EncodePair(*tokenizer_, request.context, request.continuation, /*add_special_tokens=*/true);
       CheckLength(pair.context.size() + pair.continuation.size());
-      queries.push_back({Ids(pair.context), Ids(pair.continuation)});
+      LikelihoodQuery query{Ids(pair.context), Ids(pair.continuation)};
+      if (request.ranking) {
+        const auto document = std::make_pair(request.origin.task, request.origin.doc_index);
+        query.group = group_of.emplace(document, static_cast<int64_t>(group_of.size())).first->second;
+        query.ranking = request.ranking;
+      }
+      queries.push_back(std::move(query));
     }
     const CostClock clock(*device_);
     const std::vector<LikelihoodEstimate> estimates = LladaLogLikelihoods(*model_, queries, mc_, options_.seed);
@@ -362,8 +379,11 @@ class LladaModel : public HfModel {
                                  {"seed", options_.seed},
                                  {"logits_eos_inf", generate_.logits_eos_inf},
                                  {"confidence_eos_eot_inf", generate_.confidence_eos_eot_inf}}}};
-    // Fast modes only when set, so that paper-mode identities (and the
-    // request caches keyed on them) stay as they were.
+    // Adaptive sampling and the fast modes only when set, so that
+    // paper-mode identities (and the request caches keyed on them) stay as
+    // they were.
+    if (mc_.adaptive)
+      settings["loglikelihood"]["mc_adaptive"] = {{"mc_min", mc_.mc_min}, {"confidence", mc_.confidence}};
     nlohmann::json& generation = settings["generate_until"];
     if (generate_.cache != DiffusionCache::kNone)
       generation["cache"] = generate_.cache == DiffusionCache::kPrefix ? "prefix" : "dual";

@@ -205,6 +205,14 @@ void CheckMonteCarloOptions(const MonteCarloOptions& o) {
   if (!std::isfinite(o.cfg_scale) || o.cfg_scale < 0)
     throw UserError("model arguments: cfg must be a finite number of 0 or more");
   if (o.max_batch_tokens < 0) throw UserError("model arguments: max_batch_tokens must be 0 (automatic) or more");
+  if (!o.adaptive) return;
+  if (o.mc_min < 8 || o.mc_min > o.mc_num || o.mc_min % o.batch_size != 0)
+    throw UserError("model arguments: mc_min (" + std::to_string(o.mc_min) +
+                    ") must be at least 8 (the test's variance needs rows), at most mc_num (" +
+                    std::to_string(o.mc_num) + ") and a multiple of mc_batch_size (" + std::to_string(o.batch_size) +
+                    ")");
+  if (!(o.confidence >= 0.5 && o.confidence < 1.0))
+    throw UserError("model arguments: mc_confidence must be at least 0.5 and below 1");
 }
 
 void CheckGenerateOptions(const DiffusionGenerateOptions& o) {
@@ -226,14 +234,171 @@ void CheckGenerateOptions(const DiffusionGenerateOptions& o) {
     throw UserError("model arguments: cfg needs cache=none (a cached pass has no unconditional copy)");
 }
 
+namespace {
+
+// Every drawn row, with the rows equal after masking merged: the four
+// one-token answers of an MMLU question share one row (the context and a
+// mask); a short continuation has few distinct masks. A distinct row is
+// computed once, for every (query, row) that reads it, the first time any of
+// them is wanted.
+class RowLosses {
+ public:
+  RowLosses(const std::vector<DrawnQuery>& drawn, const MonteCarloOptions& options) : drawn_(drawn) {
+    losses_.resize(drawn.size());
+    distinct_of_.resize(drawn.size());
+    std::map<std::pair<int64_t, std::vector<int64_t>>, size_t> index_of;
+    for (size_t q = 0; q < drawn.size(); ++q) {
+      const auto& noisy = drawn[q].noisy;
+      losses_[q].resize(static_cast<size_t>(noisy.size(0)));
+      for (int64_t row = 0; row < noisy.size(0); ++row) {
+        const auto tokens = noisy[row].contiguous();
+        std::pair<int64_t, std::vector<int64_t>> key{
+            options.cfg_scale > 0 ? drawn[q].prompt_length : -1,
+            {tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel()}};
+        auto [it, fresh] = index_of.emplace(std::move(key), distinct_.size());
+        if (fresh) distinct_.push_back({{q, row}, {}});
+        distinct_[it->second].users.push_back({q, row});
+        distinct_of_[q].push_back(it->second);
+      }
+    }
+    computed_.assign(distinct_.size(), false);
+  }
+
+  // Computes what `wanted` needs and was not computed yet, packed in order
+  // into forward passes of at most `budget` tokens.
+  void Compute(const Transformer& model, const std::vector<RowRef>& wanted, const MonteCarloOptions& options,
+               int64_t budget) {
+    std::vector<const DistinctRow*> pending;
+    int64_t pending_width = 0;
+    auto flush = [&] {
+      if (pending.empty()) return;
+      for (auto& [ref, loss] : PackedRowLosses(model, drawn_, pending, options))
+        losses_[ref.first][static_cast<size_t>(ref.second)] = loss;
+      pending.clear();
+      pending_width = 0;
+    };
+    for (const RowRef& ref : wanted) {
+      const size_t index = distinct_of_[ref.query][static_cast<size_t>(ref.row)];
+      if (computed_[index]) continue;
+      computed_[index] = true;
+      const int64_t length = drawn_[ref.query].sequence.size(0);
+      const int64_t width = std::max(pending_width, length);
+      if (!pending.empty() && static_cast<int64_t>(pending.size() + 1) * width > budget) flush();
+      pending.push_back(&distinct_[index]);
+      pending_width = std::max(pending_width, length);
+    }
+    flush();
+  }
+
+  const torch::Tensor& Loss(size_t query, int64_t row) const { return losses_[query][static_cast<size_t>(row)]; }
+
+  // Each query's share of the rows computed: a computed row is split evenly
+  // among the rows used (`used(q)` first rows of query q) that read it.
+  std::vector<double> ComputedShares(const std::function<int64_t(size_t)>& used) const {
+    std::vector<double> share(drawn_.size(), 0.0);
+    for (size_t index = 0; index < distinct_.size(); ++index) {
+      if (!computed_[index]) continue;
+      std::vector<size_t> readers;
+      for (const RowRef& user : distinct_[index].users)
+        if (user.row < used(user.query)) readers.push_back(user.query);
+      for (size_t q : readers) share[q] += 1.0 / static_cast<double>(readers.size());
+    }
+    return share;
+  }
+
+ private:
+  const std::vector<DrawnQuery>& drawn_;
+  std::vector<DistinctRow> distinct_;
+  std::vector<std::vector<size_t>> distinct_of_;  // [query][row] -> distinct row
+  std::vector<bool> computed_;
+  std::vector<std::vector<torch::Tensor>> losses_;  // [query][row]; undefined until computed
+};
+
+// One choice as the adaptive test sees it: its per-row values (the row's
+// weighted loss sum; the estimate is minus their mean) over the rows used.
+struct ChoiceSamples {
+  std::vector<double> values;
+  double normalizer = 1.0;
+};
+
+double Mean(const std::vector<double>& values) {
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
+double SampleVariance(const std::vector<double>& values) {
+  if (values.size() < 2) return 0.0;
+  const double mean = Mean(values);
+  double squares = 0.0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  return squares / static_cast<double>(values.size() - 1);
+}
+
+// Does the first place (by the normalized score -mean/normalizer) beat every
+// other choice by `tail` (the one-sided level of one comparison)?
+bool FirstPlaceSettled(const std::vector<ChoiceSamples>& choices, bool per_code_point, double tail) {
+  const auto score = [&](const ChoiceSamples& c) { return -Mean(c.values) / (per_code_point ? c.normalizer : 1.0); };
+  size_t leader = 0;  // the first index of the maximum, as the metrics' ArgMax
+  for (size_t i = 1; i < choices.size(); ++i)
+    if (score(choices[i]) > score(choices[leader])) leader = i;
+  const ChoiceSamples& a = choices[leader];
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (i == leader) continue;
+    const ChoiceSamples& b = choices[i];
+    const double scale_a = per_code_point ? a.normalizer : 1.0, scale_b = per_code_point ? b.normalizer : 1.0;
+    const double gap = score(a) - score(b);
+    double se = 0.0, dof = 0.0;
+    if (a.values.size() == b.values.size() && a.values.size() > 1) {
+      // Paired by row: equal-length choices share their masks.
+      std::vector<double> difference(a.values.size());
+      for (size_t r = 0; r < difference.size(); ++r) difference[r] = b.values[r] / scale_b - a.values[r] / scale_a;
+      se = std::sqrt(SampleVariance(difference) / static_cast<double>(difference.size()));
+      dof = static_cast<double>(difference.size() - 1);
+    } else {
+      const double na = static_cast<double>(a.values.size()), nb = static_cast<double>(b.values.size());
+      se = std::sqrt(SampleVariance(a.values) / (scale_a * scale_a) / na +
+                     SampleVariance(b.values) / (scale_b * scale_b) / nb);
+      // Conservative degrees of freedom: the smaller sample's (an exact
+      // one-token choice has one row and no variance).
+      dof = std::max(1.0, std::min(na > 1 ? na - 1 : nb - 1, nb > 1 ? nb - 1 : na - 1));
+    }
+    if (se == 0.0) continue;  // neither can move: the order is final
+    if (gap <= StudentQuantile(1.0 - tail, dof) * se) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+double StudentQuantile(double one_minus_alpha, double dof) {
+  if (!(one_minus_alpha > 0.5 && one_minus_alpha < 1.0) || !(dof >= 1.0))
+    throw InternalError("StudentQuantile: need 0.5 < 1 - alpha < 1 and dof >= 1");
+  // The normal quantile by bisection on erfc (monotone; 200 halvings reach double precision).
+  const double tail = 1.0 - one_minus_alpha;
+  double low = 0.0, high = 40.0;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (low + high);
+    (0.5 * std::erfc(mid / std::sqrt(2.0)) > tail ? low : high) = mid;
+  }
+  const double z = 0.5 * (low + high), z2 = z * z, n = dof;
+  // Hill (1970) / Abramowitz & Stegun 26.7.5.
+  const double g1 = (z2 + 1) * z / 4;
+  const double g2 = ((5 * z2 + 16) * z2 + 3) * z / 96;
+  const double g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384;
+  const double g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160;
+  return z + g1 / n + g2 / (n * n) + g3 / (n * n * n) + g4 / (n * n * n * n);
+}
+
 std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
                                                     const std::vector<LikelihoodQuery>& queries,
                                                     const MonteCarloOptions& options,
                                                     std::optional<uint64_t> seed_each) {
   torch::NoGradGuard no_grad;
   CheckMonteCarloOptions(options);
-  // 1. Every query's masks, drawn as the reference draws them (forward passes
-  //    draw nothing, so drawing first changes no number).
+  // 1. Every query's masks, all mc_num of them, drawn as the reference draws
+  //    them (forward passes draw nothing, so drawing first changes no number;
+  //    an adaptive run reads the first rows of a full run's draws).
   std::vector<DrawnQuery> drawn;
   int64_t longest = 0;
   for (const auto& query : queries) {
@@ -246,71 +411,85 @@ std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
   // 2.6-6.4k at 16-32 rows, small LLaDA, LibTorch 1.13).
   const int64_t rows_per_pass = model.device().is_cuda() ? options.batch_size : std::min(options.batch_size, 4);
   const int64_t budget = options.max_batch_tokens > 0 ? options.max_batch_tokens : rows_per_pass * longest;
-  // 3. Rows equal after masking are computed once (the four one-token
-  //    answers of an MMLU question share one row: the context and a mask).
-  std::vector<DistinctRow> distinct;
-  std::map<std::pair<int64_t, std::vector<int64_t>>, size_t> index_of;
-  for (size_t q = 0; q < drawn.size(); ++q) {
-    const auto& noisy = drawn[q].noisy;
-    for (int64_t row = 0; row < noisy.size(0); ++row) {
-      const auto tokens = noisy[row].contiguous();
-      std::pair<int64_t, std::vector<int64_t>> key{
-          options.cfg_scale > 0 ? drawn[q].prompt_length : -1,
-          {tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel()}};
-      auto [it, fresh] = index_of.emplace(std::move(key), distinct.size());
-      if (fresh) distinct.push_back({{q, row}, {}});
-      distinct[it->second].users.push_back({q, row});
+  // 3. How many rounds each query reads: all of them, except the sampled
+  //    choices of an adaptive group, which start at mc_min rows.
+  std::map<int64_t, std::vector<size_t>> groups;
+  if (options.adaptive)
+    for (size_t q = 0; q < queries.size(); ++q)
+      if (queries[q].group >= 0 && queries[q].ranking) groups[queries[q].group].push_back(q);
+  std::vector<int> rounds_used(drawn.size()), rounds_done(drawn.size(), 0);
+  for (size_t q = 0; q < drawn.size(); ++q) rounds_used[q] = drawn[q].rounds;
+  std::map<int64_t, int> looks;  // the early stops a group can make
+  for (auto it = groups.begin(); it != groups.end();) {
+    int most = 1;
+    for (size_t q : it->second) most = std::max(most, drawn[q].rounds);
+    const int first = options.mc_min / options.batch_size;
+    if (it->second.size() < 2 || most <= first) {  // nothing to rank, or nothing to save
+      it = groups.erase(it);
+      continue;
+    }
+    for (size_t q : it->second) rounds_used[q] = std::min(rounds_used[q], first);
+    looks[it->first] = most - first;
+    ++it;
+  }
+  // 4. Compute the rounds in use; after each, a group whose first place is
+  //    settled stops, the others read one more round.
+  RowLosses rows(drawn, options);
+  auto rows_used = [&](size_t q) { return static_cast<int64_t>(rounds_used[q]) * drawn[q].rows_per_round; };
+  auto row_values = [&](size_t q) {
+    std::vector<double> values;
+    for (int64_t r = 0; r < rows_used(q); ++r) values.push_back(rows.Loss(q, r).sum().item<float>());
+    return values;
+  };
+  while (true) {
+    std::vector<RowRef> wanted;
+    for (size_t q = 0; q < drawn.size(); ++q)
+      for (int64_t r = static_cast<int64_t>(rounds_done[q]) * drawn[q].rows_per_round; r < rows_used(q); ++r)
+        wanted.push_back({q, r});
+    if (wanted.empty()) break;
+    rows.Compute(model, wanted, options, budget);
+    rounds_done = rounds_used;
+    for (auto it = groups.begin(); it != groups.end();) {
+      const auto& members = it->second;
+      const ChoiceRanking& ranking = *queries[members.front()].ranking;
+      std::vector<ChoiceSamples> choices;
+      for (size_t q : members) choices.push_back({row_values(q), queries[q].ranking->normalizer});
+      const int rules = (ranking.by_loglikelihood ? 1 : 0) + (ranking.by_normalized ? 1 : 0);
+      const double tail = (1.0 - options.confidence) /
+                          (static_cast<double>(looks.at(it->first)) * static_cast<double>(members.size() - 1) *
+                           static_cast<double>(std::max(1, rules)));
+      const bool settled = (!ranking.by_loglikelihood || FirstPlaceSettled(choices, false, tail)) &&
+                           (!ranking.by_normalized || FirstPlaceSettled(choices, true, tail));
+      bool grew = false;
+      if (!settled)
+        for (size_t q : members)
+          if (rounds_used[q] < drawn[q].rounds) {
+            ++rounds_used[q];
+            grew = true;
+          }
+      it = grew ? std::next(it) : groups.erase(it);
     }
   }
-  // Each query's share of the rows computed (a row shared by k users counts 1/k to each).
-  std::vector<double> computed_share(drawn.size(), 0.0);
-  for (const auto& row : distinct)
-    for (const auto& user : row.users) computed_share[user.query] += 1.0 / static_cast<double>(row.users.size());
-  // 4. Pack distinct rows, in order, into forward passes of at most `budget` tokens.
-  std::vector<std::vector<torch::Tensor>> losses(drawn.size());  // [query][row]
-  for (size_t q = 0; q < drawn.size(); ++q) losses[q].resize(static_cast<size_t>(drawn[q].noisy.size(0)));
-  std::vector<const DistinctRow*> pending;
-  int64_t pending_width = 0;
-  auto flush = [&] {
-    if (pending.empty()) return;
-    for (auto& [ref, loss] : PackedRowLosses(model, drawn, pending, options))
-      losses[ref.first][static_cast<size_t>(ref.second)] = loss;
-    pending.clear();
-    pending_width = 0;
-  };
-  for (const auto& row : distinct) {
-    const int64_t length = drawn[row.representative.query].sequence.size(0);
-    const int64_t width = std::max(pending_width, length);
-    if (!pending.empty() && static_cast<int64_t>(pending.size() + 1) * width > budget) flush();
-    pending.push_back(&row);
-    pending_width = std::max(pending_width, length);
-  }
-  flush();
   // 5. Per query: loss.sum() / batch_size per round as a float32 tensor, then
   //    .item() into a double, averaged over rounds -- the reference's arithmetic.
+  const std::vector<double> computed_share = rows.ComputedShares(rows_used);
   std::vector<LikelihoodEstimate> estimates;
   for (size_t q = 0; q < drawn.size(); ++q) {
     const DrawnQuery& d = drawn[q];
     double total = 0.0;
-    std::vector<double> per_sample;
-    for (int round = 0; round < d.rounds; ++round) {
-      const auto first = losses[q].begin() + static_cast<long>(round) * d.rows_per_round;
-      const std::vector<torch::Tensor> round_rows(first, first + d.rows_per_round);
+    for (int round = 0; round < rounds_used[q]; ++round) {
+      std::vector<torch::Tensor> round_rows;
+      for (int64_t r = 0; r < d.rows_per_round; ++r) round_rows.push_back(rows.Loss(q, round * d.rows_per_round + r));
       total += (torch::cat(round_rows).sum() / d.rows_per_round).item<float>();
-      for (const auto& row : round_rows) per_sample.push_back(row.sum().item<float>());
     }
+    const std::vector<double> per_sample = row_values(q);
     LikelihoodEstimate estimate;
-    estimate.loglikelihood = -total / d.rounds;
-    estimate.rows = d.noisy.size(0);
+    estimate.loglikelihood = -total / rounds_used[q];
+    estimate.rows = static_cast<int64_t>(per_sample.size());
     estimate.rows_computed = computed_share[q];
-    if (per_sample.size() > 1) {
-      const double n = static_cast<double>(per_sample.size());
-      double mean = 0.0, squares = 0.0;
-      for (double v : per_sample) mean += v;
-      mean /= n;
-      for (double v : per_sample) squares += (v - mean) * (v - mean);
-      estimate.standard_error = std::sqrt(squares / (n - 1)) / std::sqrt(n);
-    }
+    if (per_sample.size() > 1)
+      estimate.standard_error =
+          std::sqrt(SampleVariance(per_sample)) / std::sqrt(static_cast<double>(per_sample.size()));
     estimates.push_back(estimate);
   }
   return estimates;

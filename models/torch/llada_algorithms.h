@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/request.h"
 #include "models/torch/transformer.h"
 
 namespace llada {
@@ -21,6 +22,13 @@ struct MonteCarloOptions {
   // Rows x padded length of one packed forward pass; 0 = batch_size (GPU) or
   // min(batch_size, 4) (CPU) rows of the longest query.
   int64_t max_batch_tokens = 0;
+  // Adaptive sampling (opt-in; see LladaLogLikelihoods): the choices of a
+  // question draw their rows mc_min at first, then batch_size (one of the
+  // reference's stratified batches) at a time, up to mc_num, until a
+  // sequential test settles the first place at `confidence`.
+  bool adaptive = false;
+  int mc_min = 32;
+  double confidence = 0.99;
 };
 
 // forward_process: the stratified random masking of one Monte-Carlo batch.
@@ -41,14 +49,26 @@ double LladaLogLikelihood(const Transformer& model, const std::vector<int64_t>& 
 void CheckMonteCarloOptions(const MonteCarloOptions& options);
 
 struct LikelihoodQuery {
+  LikelihoodQuery(std::vector<int64_t> prefix_ids, std::vector<int64_t> target_ids)
+      : prefix(std::move(prefix_ids)), target(std::move(target_ids)) {}
   std::vector<int64_t> prefix, target;
+  // Adaptive sampling: queries with the same group (>= 0) are the choices of
+  // one question, ranked as `ranking` says. Others take mc_num samples.
+  int64_t group = -1;
+  std::optional<ChoiceRanking> ranking;
 };
 struct LikelihoodEstimate {
   double loglikelihood = 0.0;
-  double standard_error = 0.0;  // over the mc_num samples; 0 when exact
-  int64_t rows = 0;             // Monte-Carlo rows the estimate reads
+  double standard_error = 0.0;  // over the samples used; 0 when exact
+  int64_t rows = 0;             // Monte-Carlo rows (samples) the estimate reads
   double rows_computed = 0.0;   // its share of the rows the model computed (shared rows split evenly)
 };
+
+// The one-sided critical value of the adaptive test: the (1 - alpha)
+// quantile of Student's t with `dof` degrees of freedom (Cornish-Fisher
+// expansion around the normal quantile; within 1 % for dof >= 7 at the
+// levels used). Exposed for its test.
+double StudentQuantile(double one_minus_alpha, double dof);
 
 // Many estimates at once: every query's masks are drawn first (re-seeding the
 // generator with `seed_each` before each query, when given, so an estimate
@@ -59,6 +79,21 @@ struct LikelihoodEstimate {
 // are identical after masking, within a query or across queries (the
 // one-token answers of one question; equal-length choices under equal
 // masks), are computed once and read by each.
+//
+// With options.adaptive, the queries of a group (a question's choices) are
+// sampled in rounds: first mc_min rows each, then one stratified batch at a
+// time, all of the group's choices together. After each round the leader by
+// every rule of the group's ranking (log-likelihood, and per code point)
+// must beat each other choice by t * standard error of their difference,
+// where the per-row values of two choices with equal row counts are paired
+// (under per-request seeding, equal-length choices draw the same masks, so
+// the pairing cancels most of the noise) and unpaired otherwise. t is
+// Student's quantile at (1 - confidence) / (looks x competitors x rules): a
+// Bonferroni bound over every early stop the group could make, so the
+// chance that any early stop picks a first place the expected values would
+// not is at most 1 - confidence (normal approximation of the row means).
+// A stopped estimate is the reference's estimator over the rows used -- the
+// first rows of a full run, drawn identically -- with its standard error.
 std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
                                                     const std::vector<LikelihoodQuery>& queries,
                                                     const MonteCarloOptions& options,
