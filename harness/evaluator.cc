@@ -866,6 +866,9 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
            << ", unlike the CPU float32 reference: " << difference.get<std::string>() << "\n";
   }
 
+  // The CPU threads the model's math ran on (recorded, not hashed, like the machine).
+  if (description.contains("cpu_threads")) config["cpu_threads"] = description.at("cpu_threads");
+
   // 3. Open the store; resume an unfinished run with the same configuration.
   std::unique_ptr<Store> store = Store::Open(outcome.db_path);
   const int64_t model_id = store->UpsertModel(model->Identity(), options.model.spec, description);

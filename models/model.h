@@ -65,6 +65,7 @@ struct ModelOptions {
   std::string dtype = "auto";
   uint64_t seed = 1234;
   int batch_size = 1;
+  int threads = 0;  // CPU threads for the model's math (LibTorch and OpenBLAS); 0 = the machine's cores
   nlohmann::json model_args = nlohmann::json::object();  // from the preset
 };
 

@@ -1182,6 +1182,48 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
 // unknown or unavailable devices and dtypes the CPU cannot compute are clear
 // user errors before any work; bfloat16 runs and stays near the float32
 // reference; the run record says what ran.
+// --threads sets LibTorch's and OpenBLAS's threads alike, under the passive
+// OpenMP wait policy the process starts itself with (unless the user chose
+// one), and the run records what was in force.
+TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
+  LLADA_REQUIRE_SHARED();
+  testing::TempDir tmp;
+  auto run = [&](const std::string& label, const std::vector<std::string>& extra,
+                 const std::map<std::string, std::string>& env) {
+    std::vector<std::string> args = {"run",
+                                     "--model",
+                                     (SharedDir() / "models" / "mini-llada-llama2").string(),
+                                     "--tasks",
+                                     "mmlu_abstract_algebra",
+                                     "--limit",
+                                     "2",
+                                     "--data-dir",
+                                     (SharedDir() / "data").string(),
+                                     "--model-args",
+                                     "mc_num=1",
+                                     "--output",
+                                     (tmp.path() / label).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCli(args, env);
+  };
+  const auto one = run("one", {"--threads", "1"}, {});
+  ASSERT_EQ(one.exit_code, 0) << Describe(one);
+  const auto recorded = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / "one")))["config"];
+  EXPECT_EQ(recorded["cpu_threads"]["threads"], 1) << recorded["cpu_threads"];
+  EXPECT_EQ(recorded["cpu_threads"]["omp_wait_policy"], "PASSIVE") << recorded["cpu_threads"];
+  // OpenBLAS (Debian's set-up) takes the same count; a BLAS without a thread setting records null.
+  const auto& blas = recorded["cpu_threads"]["blas_threads"];
+  EXPECT_TRUE(blas.is_null() || blas == 1) << blas;
+  const auto chosen = run("chosen", {}, {{"OMP_WAIT_POLICY", "active"}});
+  ASSERT_EQ(chosen.exit_code, 0) << Describe(chosen);
+  const auto by_user = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / "chosen")))["config"];
+  EXPECT_EQ(by_user["cpu_threads"]["omp_wait_policy"], "active");
+  EXPECT_GE(by_user["cpu_threads"]["threads"].get<int>(), 1);
+  const auto zero = run("zero", {"--threads", "0"}, {});
+  EXPECT_EQ(zero.exit_code, 2) << Describe(zero);
+  EXPECT_NE(zero.err.find("--threads"), std::string::npos) << zero.err;
+}
+
 TEST(TorchCliDeviceTest, DevicesAndDtypesRunOrFailClearly) {
   LLADA_REQUIRE_SHARED();
   testing::TempDir tmp;

@@ -11,6 +11,12 @@
 namespace llada {
 namespace {
 
+// `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
+bool ImpliesRun(const std::vector<std::string>& args) {
+  return !args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" && args[0] != "-h" &&
+         args[0] != "--version";
+}
+
 int ParseAndRun(std::vector<std::string> args, const CliHooks& hooks) {
   CLI::App app{"llada-eval: evaluation harness for diffusion (LLaDA) and autoregressive language models"};
   app.set_version_flag("--version", std::string(kHarnessVersion) + " (" + kGitSha + ")");
@@ -19,10 +25,7 @@ int ParseAndRun(std::vector<std::string> args, const CliHooks& hooks) {
   std::vector<std::pair<CLI::App*, Command*>> parsed_by;
   for (auto& command : commands) parsed_by.emplace_back(command->Add(app), command.get());
 
-  // `llada-eval --tasks ...` means `llada-eval run --tasks ...`.
-  if (!args.empty() && args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" && args[0] != "-h" &&
-      args[0] != "--version")
-    args.insert(args.begin(), "run");
+  if (ImpliesRun(args)) args.insert(args.begin(), "run");
   std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
   try {
     app.parse(args);
@@ -44,6 +47,14 @@ int ParseAndRun(std::vector<std::string> args, const CliHooks& hooks) {
 }
 
 }  // namespace
+
+bool RunsModel(const std::vector<std::string>& args) {
+  if (ImpliesRun(args)) return true;
+  if (args.empty()) return false;
+  for (const char* command : {"run", "study", "logits", "loglik", "generate"})
+    if (args[0] == command) return true;
+  return false;
+}
 
 int RunCommandLine(std::vector<std::string> args, const CliHooks& hooks) {
   try {

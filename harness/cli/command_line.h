@@ -19,4 +19,9 @@ struct CliHooks {
 // `args` without the program name. Returns the exit status.
 int RunCommandLine(std::vector<std::string> args, const CliHooks& hooks = {});
 
+// Would this command line load a model (run -- also as the default command
+// --, study, logits, loglik, generate)? main() uses it to set the CPU
+// threads' wait policy before LibTorch loads.
+bool RunsModel(const std::vector<std::string>& args);
+
 }  // namespace llada

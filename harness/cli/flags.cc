@@ -175,6 +175,9 @@ void AddRunFlags(CLI::App* run, RunFlags* flags, bool with_model) {
   run->add_option("--batch-size", flags->extra.model.batch_size, "Requests per model call")
       ->capture_default_str()
       ->check(PositiveInteger());
+  run->add_option("--threads", flags->extra.model.threads,
+                  "CPU threads for the model (LibTorch and OpenBLAS alike; default: the machine's cores)")
+      ->check(PositiveInteger());
   run->add_option("--device", flags->extra.model.device, "cpu, cuda or cuda:N")->capture_default_str();
   run->add_option("--dtype", flags->extra.model.dtype, "auto, float32, bfloat16 or float16")->capture_default_str();
   // Code tasks (HumanEval, MBPP): the sandbox.

@@ -14,6 +14,7 @@
 #include "models/tokenizer/tokenizer.h"
 #include "models/torch/backends.h"
 #include "models/torch/causal_lm.h"
+#include "models/torch/cpu_threads.h"
 #include "models/torch/llada_algorithms.h"
 
 namespace llada {
@@ -85,6 +86,7 @@ T Arg(const nlohmann::json& args, const char* key, T fallback) {
 class HfModel : public Model {
  public:
   explicit HfModel(const ModelOptions& options) : options_(options), dir_(options.spec) {
+    threads_ = ApplyCpuThreads(options.threads);
     const TransformerConfig config = ReadTransformerConfig(dir_);
     const auto checkpoint = Checkpoint::Open(dir_);
     device_ = std::make_unique<torch::Device>(ParseDevice(options.device));
@@ -118,7 +120,8 @@ class HfModel : public Model {
             {"device", options_.device},
             {"dtype", std::string(c10::toString(dtype_))},
             {"settings", Settings()},
-            {"numerics", Numerics()}};
+            {"numerics", Numerics()},
+            {"cpu_threads", threads_}};
   }
 
   ModelCapabilities Capabilities() const override { return {}; }
@@ -204,6 +207,7 @@ class HfModel : public Model {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Transformer> model_;
   std::string fingerprint_, tokenizer_sha_;
+  nlohmann::json threads_;  // ApplyCpuThreads' record
   mutable std::string identity_;
 };
 
