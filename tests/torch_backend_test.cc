@@ -383,6 +383,31 @@ TEST(AdaptiveMonteCarloTest, StoppedEstimatesAreTheFirstRowsOfAFullRun) {
   EXPECT_LT(adaptive_rows, full_rows);
 }
 
+// A pass that runs out of device memory is split in halves until it fits
+// (simulated on the CPU): the estimates are those of unsplit passes; a
+// single row that cannot fit fails its request alone.
+TEST(LladaAlgorithmsTest, PassesOutOfMemoryAreSplitWithoutChangingAnEstimate) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  const std::vector<LikelihoodQuery> queries = {{{10, 11, 12, 13, 14, 15}, {20, 21, 22}},
+                                                {{30, 31}, {40, 41, 42, 43, 44, 45, 46}},
+                                                {{70, 71, 72, 73, 74, 75, 76, 77, 78}, {80, 81}}};
+  MonteCarloOptions options;
+  options.mc_num = 16;
+  options.batch_size = 8;
+  options.mask_id = 500;
+  options.max_batch_tokens = 10000;  // every row in one pass
+  const auto whole = LladaLogLikelihoods(*model, queries, options, 7);
+  options.test_out_of_memory_above_tokens = 3 * 11;  // at most three rows of 11 tokens fit
+  const auto split = LladaLogLikelihoods(*model, queries, options, 7);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    EXPECT_NEAR(split[i].loglikelihood, whole[i].loglikelihood, 2e-6 * std::abs(whole[i].loglikelihood)) << i;
+    EXPECT_EQ(split[i].rows, whole[i].rows);
+  }
+  options.test_out_of_memory_above_tokens = 8;  // not even one row
+  EXPECT_THROW(LladaLogLikelihoods(*model, queries, options, 7), SampleError);
+}
+
 TEST(AdaptiveMonteCarloTest, SettingsAreChecked) {
   MonteCarloOptions options;
   options.mc_num = 64;

@@ -16,4 +16,9 @@ namespace llada {
 std::optional<int64_t> PeakDeviceMemoryBytes(const c10::Device& device);
 void ResetPeakDeviceMemory(const c10::Device& device);
 
+// Bytes a new allocation on `device` can still get: the driver's free memory
+// plus what LibTorch's caching allocator holds reserved but unused. nullopt on
+// the CPU or in a build without CUDA.
+std::optional<int64_t> FreeDeviceMemoryBytes(const c10::Device& device);
+
 }  // namespace llada

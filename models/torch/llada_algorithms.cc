@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/errors.h"
+#include "models/torch/device_memory.h"
 
 namespace llada {
 namespace {
@@ -272,8 +273,7 @@ class RowLosses {
     int64_t pending_width = 0;
     auto flush = [&] {
       if (pending.empty()) return;
-      for (auto& [ref, loss] : PackedRowLosses(model, drawn_, pending, options))
-        losses_[ref.first][static_cast<size_t>(ref.second)] = loss;
+      ComputeSplittingWhenOutOfMemory(model, pending, options);
       pending.clear();
       pending_width = 0;
     };
@@ -291,6 +291,38 @@ class RowLosses {
   }
 
   const torch::Tensor& Loss(size_t query, int64_t row) const { return losses_[query][static_cast<size_t>(row)]; }
+
+ private:
+  // One packed pass; out of device memory, the two halves in turn.
+  void ComputeSplittingWhenOutOfMemory(const Transformer& model, const std::vector<const DistinctRow*>& rows,
+                                       const MonteCarloOptions& options) {
+    int64_t width = 0;
+    for (const auto* row : rows) width = std::max(width, drawn_[row->representative.query].sequence.size(0));
+    const int64_t tokens = width * static_cast<int64_t>(rows.size());
+    try {
+      if (options.test_out_of_memory_above_tokens > 0 && tokens > options.test_out_of_memory_above_tokens)
+        throw c10::OutOfMemoryError({__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
+                                    "simulated: out of memory (test_out_of_memory_above_tokens)");
+      for (auto& [ref, loss] : PackedRowLosses(model, drawn_, rows, options))
+        losses_[ref.first][static_cast<size_t>(ref.second)] = loss;
+    } catch (const c10::OutOfMemoryError&) {
+      if (rows.size() == 1)
+        throw SampleError("one Monte-Carlo row of " + std::to_string(width) + " tokens does not fit in " +
+                          model.device().str() + " memory");
+      static bool said = false;
+      if (!said) {
+        std::cerr << "llada-eval: note: a likelihood pass of " << rows.size() << " rows x " << width
+                  << " tokens ran out of " << model.device().str()
+                  << " memory; passes that do are split in halves (set max_batch_tokens to choose the size)\n";
+        said = true;
+      }
+      const auto middle = rows.begin() + static_cast<long>(rows.size() / 2);
+      ComputeSplittingWhenOutOfMemory(model, {rows.begin(), middle}, options);
+      ComputeSplittingWhenOutOfMemory(model, {middle, rows.end()}, options);
+    }
+  }
+
+ public:
 
   // Each query's share of the rows computed: a computed row is split evenly
   // among the rows used (`used(q)` first rows of query q) that read it.
@@ -313,6 +345,17 @@ class RowLosses {
   std::vector<bool> computed_;
   std::vector<std::vector<torch::Tensor>> losses_;  // [query][row]; undefined until computed
 };
+
+// Device memory one token of a likelihood pass may hold at its peak, with
+// rows `length` long: a layer's activations (hidden states, the MLP's
+// intermediates, one head's worth of attention scores per head) in the
+// compute dtype, and float32 logits and log-probabilities at a position that
+// is masked (at worst every one).
+int64_t PassBytesPerToken(const Transformer& model, int64_t length) {
+  const auto& c = model.config();
+  const int64_t element = static_cast<int64_t>(c10::elementSize(model.dtype()));
+  return element * (6 * c.hidden_size + 3 * c.intermediate_size + 2 * c.num_heads * length) + 8 * c.vocab_size;
+}
 
 // One choice as the adaptive test sees it: its per-row values (the row's
 // weighted loss sum; the estimate is minus their mean) over the rows used.
@@ -410,7 +453,10 @@ std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
   // larger passes ran slower per token here (bench/: 9.5k tokens/s at 1-4 rows,
   // 2.6-6.4k at 16-32 rows, small LLaDA, LibTorch 1.13).
   const int64_t rows_per_pass = model.device().is_cuda() ? options.batch_size : std::min(options.batch_size, 4);
-  const int64_t budget = options.max_batch_tokens > 0 ? options.max_batch_tokens : rows_per_pass * longest;
+  int64_t budget = options.max_batch_tokens > 0 ? options.max_batch_tokens : rows_per_pass * longest;
+  if (options.max_batch_tokens == 0)
+    if (const auto free = FreeDeviceMemoryBytes(model.device()))
+      budget = std::max(longest, std::min(budget, *free * 3 / 4 / PassBytesPerToken(model, longest)));
   // 3. How many rounds each query reads: all of them, except the sampled
   //    choices of an adaptive group, which start at mc_min rows.
   std::map<int64_t, std::vector<size_t>> groups;

@@ -29,6 +29,9 @@ struct MonteCarloOptions {
   bool adaptive = false;
   int mc_min = 32;
   double confidence = 0.99;
+  // Tests only: a forward pass of more tokens fails as if out of device
+  // memory (0: never), to exercise the fallback to smaller passes on a CPU.
+  int64_t test_out_of_memory_above_tokens = 0;
 };
 
 // forward_process: the stratified random masking of one Monte-Carlo batch.
@@ -94,6 +97,12 @@ double StudentQuantile(double one_minus_alpha, double dof);
 // not is at most 1 - confidence (normal approximation of the row means).
 // A stopped estimate is the reference's estimator over the rows used -- the
 // first rows of a full run, drawn identically -- with its standard error.
+//
+// On a GPU the default pass is also capped by free device memory (an
+// estimate per token: activations, attention scores, float32 logits), and a
+// pass that still runs out of memory is split in halves and retried (said
+// once on stderr); a single row that does not fit fails its request alone
+// (SampleError).
 std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
                                                     const std::vector<LikelihoodQuery>& queries,
                                                     const MonteCarloOptions& options,

@@ -35,6 +35,7 @@ class Transformer {
 
   const TransformerConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
 
   // Logits [B, T, V] in float32. `attention_mask` [B, T] (1 = token, 0 = pad)
   // masks padded keys. `position_ids` [B, T] defaults to 0..T-1 (after the
