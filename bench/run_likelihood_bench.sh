@@ -30,16 +30,8 @@ threads_list=${THREADS:-2 1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 model=$work/small-llada
-"$bin" init-model --arch llada --layers 8 --d-model 512 --heads 8 --ffn 1536 --vocab 32000 --out "$model" >/dev/null
-cp "$shared"/models/mini-llada-llama2/tokenizer.json "$shared"/models/mini-llada-llama2/tokenizer_config.json "$model"/
-python3 - "$model/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-config = json.load(open(path))
-config.update(mask_token_id=31999, eos_token_id=2, pad_token_id=2)  # llama2's ids, as mini-llada-llama2
-json.dump(config, open(path, "w"), indent=2)
-PY
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $("$bin" --version 2>/dev/null | head -1)"
+. bench/small_llada.sh
+write_small_llada "$model"
 echo "reference: $("$python" -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"
 echo "model: init-model llada, 8 layers, d_model 512, 8 heads, ffn 1536, vocab 32000"
 "$bin" requests --tasks mmlu_abstract_algebra --shots 5 --limit 20 --data-dir "$shared/data" > "$work/mmlu.jsonl"

@@ -13,16 +13,13 @@ namespace llada {
 namespace {
 
 using testing::Describe;
-using testing::ReadFile;
-using testing::ReadLines;
-using testing::RunCli;
 using testing::SharedDir;
 using testing::TempDir;
 
 // doc_index -> the sample record a run wrote for `task`.
 std::map<int64_t, nlohmann::json> Samples(const std::filesystem::path& out, const std::string& task) {
   std::map<int64_t, nlohmann::json> samples;
-  for (const auto& line : ReadLines(out / ("samples_" + task + ".jsonl"))) {
+  for (const auto& line : testing::ReadLines(out / ("samples_" + task + ".jsonl"))) {
     const auto sample = nlohmann::json::parse(line);
     samples[sample.at("doc_index").get<int64_t>()] = sample;
   }
@@ -32,16 +29,17 @@ std::map<int64_t, nlohmann::json> Samples(const std::filesystem::path& out, cons
 nlohmann::json Results(const std::filesystem::path& out) {
   for (const auto& entry : std::filesystem::directory_iterator(out))
     if (entry.path().filename().string().rfind("results_", 0) == 0)
-      return nlohmann::json::parse(ReadFile(entry.path()));
+      return nlohmann::json::parse(testing::ReadFile(entry.path()));
   ADD_FAILURE() << "no results file in " << out;
   return nullptr;
 }
 
 testing::CliResult RunTask(const std::filesystem::path& out, const std::string& tasks, int limit, int batch_size,
                            const std::string& model_args) {
-  return RunCli({"run", "--model", (SharedDir() / "models" / "mini-llada-llama2").string(), "--tasks", tasks, "--limit",
-                 std::to_string(limit), "--data-dir", (SharedDir() / "data").string(), "--model-args", model_args,
-                 "--batch-size", std::to_string(batch_size), "--output", out.string(), "--log-samples"});
+  return testing::RunCli({"run", "--model", (SharedDir() / "models" / "mini-llada-llama2").string(), "--tasks", tasks,
+                          "--limit", std::to_string(limit), "--data-dir", (SharedDir() / "data").string(),
+                          "--model-args", model_args, "--batch-size", std::to_string(batch_size), "--output",
+                          out.string(), "--log-samples"});
 }
 
 const int kDocs = 100;
