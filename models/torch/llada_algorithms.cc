@@ -246,11 +246,13 @@ class RowLosses {
  public:
   RowLosses(const std::vector<DrawnQuery>& drawn, const MonteCarloOptions& options) : drawn_(drawn) {
     losses_.resize(drawn.size());
+    values_.resize(drawn.size());
     distinct_of_.resize(drawn.size());
     std::map<std::pair<int64_t, std::vector<int64_t>>, size_t> index_of;
     for (size_t q = 0; q < drawn.size(); ++q) {
       const auto& noisy = drawn[q].noisy;
       losses_[q].resize(static_cast<size_t>(noisy.size(0)));
+      values_[q].resize(static_cast<size_t>(noisy.size(0)));
       for (int64_t row = 0; row < noisy.size(0); ++row) {
         const auto tokens = noisy[row].contiguous();
         std::pair<int64_t, std::vector<int64_t>> key{
@@ -291,6 +293,23 @@ class RowLosses {
   }
 
   const torch::Tensor& Loss(size_t query, int64_t row) const { return losses_[query][static_cast<size_t>(row)]; }
+  // The row's weighted loss sum (one Monte-Carlo sample's value), as a
+  // float32 sum: the estimate is minus the mean of a query's values.
+  double Value(size_t query, int64_t row) const { return values_[query][static_cast<size_t>(row)]; }
+
+  // Each query's share of the rows computed: a computed row is split evenly
+  // among the rows used (`used(q)` first rows of query q) that read it.
+  std::vector<double> ComputedShares(const std::function<int64_t(size_t)>& used) const {
+    std::vector<double> share(drawn_.size(), 0.0);
+    for (size_t index = 0; index < distinct_.size(); ++index) {
+      if (!computed_[index]) continue;
+      std::vector<size_t> readers;
+      for (const RowRef& user : distinct_[index].users)
+        if (user.row < used(user.query)) readers.push_back(user.query);
+      for (size_t q : readers) share[q] += 1.0 / static_cast<double>(readers.size());
+    }
+    return share;
+  }
 
  private:
   // One packed pass; out of device memory, the two halves in turn.
@@ -303,8 +322,10 @@ class RowLosses {
       if (options.test_out_of_memory_above_tokens > 0 && tokens > options.test_out_of_memory_above_tokens)
         throw c10::OutOfMemoryError({__func__, __FILE__, static_cast<uint32_t>(__LINE__)},
                                     "simulated: out of memory (test_out_of_memory_above_tokens)");
-      for (auto& [ref, loss] : PackedRowLosses(model, drawn_, rows, options))
-        losses_[ref.first][static_cast<size_t>(ref.second)] = loss;
+      for (auto& [ref, loss] : PackedRowLosses(model, drawn_, rows, options)) {
+        values_[ref.first][static_cast<size_t>(ref.second)] = loss.sum().item<float>();
+        losses_[ref.first][static_cast<size_t>(ref.second)] = std::move(loss);
+      }
     } catch (const c10::OutOfMemoryError&) {
       if (rows.size() == 1)
         throw SampleError("one Monte-Carlo row of " + std::to_string(width) + " tokens does not fit in " +
@@ -322,28 +343,12 @@ class RowLosses {
     }
   }
 
- public:
-
-  // Each query's share of the rows computed: a computed row is split evenly
-  // among the rows used (`used(q)` first rows of query q) that read it.
-  std::vector<double> ComputedShares(const std::function<int64_t(size_t)>& used) const {
-    std::vector<double> share(drawn_.size(), 0.0);
-    for (size_t index = 0; index < distinct_.size(); ++index) {
-      if (!computed_[index]) continue;
-      std::vector<size_t> readers;
-      for (const RowRef& user : distinct_[index].users)
-        if (user.row < used(user.query)) readers.push_back(user.query);
-      for (size_t q : readers) share[q] += 1.0 / static_cast<double>(readers.size());
-    }
-    return share;
-  }
-
- private:
   const std::vector<DrawnQuery>& drawn_;
   std::vector<DistinctRow> distinct_;
   std::vector<std::vector<size_t>> distinct_of_;  // [query][row] -> distinct row
   std::vector<bool> computed_;
   std::vector<std::vector<torch::Tensor>> losses_;  // [query][row]; undefined until computed
+  std::vector<std::vector<double>> values_;         // [query][row]: losses_' sums
 };
 
 // Device memory one token of a likelihood pass may hold at its peak, with
@@ -381,16 +386,17 @@ double SampleVariance(const std::vector<double>& values) {
 // Does the first place (by the normalized score -mean/normalizer) beat every
 // other choice by `tail` (the one-sided level of one comparison)?
 bool FirstPlaceSettled(const std::vector<ChoiceSamples>& choices, bool per_code_point, double tail) {
-  const auto score = [&](const ChoiceSamples& c) { return -Mean(c.values) / (per_code_point ? c.normalizer : 1.0); };
+  std::vector<double> score;
+  for (const auto& c : choices) score.push_back(-Mean(c.values) / (per_code_point ? c.normalizer : 1.0));
   size_t leader = 0;  // the first index of the maximum, as the metrics' ArgMax
   for (size_t i = 1; i < choices.size(); ++i)
-    if (score(choices[i]) > score(choices[leader])) leader = i;
+    if (score[i] > score[leader]) leader = i;
   const ChoiceSamples& a = choices[leader];
   for (size_t i = 0; i < choices.size(); ++i) {
     if (i == leader) continue;
     const ChoiceSamples& b = choices[i];
     const double scale_a = per_code_point ? a.normalizer : 1.0, scale_b = per_code_point ? b.normalizer : 1.0;
-    const double gap = score(a) - score(b);
+    const double gap = score[leader] - score[i];
     double se = 0.0, dof = 0.0;
     if (a.values.size() == b.values.size() && a.values.size() > 1) {
       // Paired by row: equal-length choices share their masks.
@@ -484,7 +490,7 @@ std::vector<LikelihoodEstimate> LladaLogLikelihoods(const Transformer& model,
   auto rows_used = [&](size_t q) { return static_cast<int64_t>(rounds_used[q]) * drawn[q].rows_per_round; };
   auto row_values = [&](size_t q) {
     std::vector<double> values;
-    for (int64_t r = 0; r < rows_used(q); ++r) values.push_back(rows.Loss(q, r).sum().item<float>());
+    for (int64_t r = 0; r < rows_used(q); ++r) values.push_back(rows.Value(q, r));
     return values;
   };
   while (true) {
