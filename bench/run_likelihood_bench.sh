@@ -18,7 +18,7 @@
 # LibTorch 1.13 + OpenBLAS, and build-torch2/ = PyPI's 2.11, the reference's
 # own torch, when it is built).
 #   REFERENCE_DIR=dir-with-those-3-files REFERENCE_PYTHON=python-with-torch+transformers \
-#     bash bench/run_likelihood_bench.sh   [THREADS="1 2"] [BUILDS="build build-torch2"]
+#     bash bench/run_likelihood_bench.sh   [THREADS="1 2"] [BUILDS="build build-torch2"] [WORKLOADS="mmlu arc arc-adaptive"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/llada-eval
@@ -47,6 +47,7 @@ printf '%-13s %-13s %7s %9s %9s %8s %9s %9s %8s %s\n' workload ours threads ours
 for threads in $threads_list; do
   for line in "${workloads[@]}"; do
     read -r name task shots limit requests mc ref_batch args <<<"$line"
+    [[ " ${WORKLOADS:-$name} " == *" $name "* ]] || continue
     # The reference's run of this request set (the adaptive workload reads the full one).
     reference=$work/reference-${requests%.jsonl}-$mc-$ref_batch-$threads.json
     if [ ! -f "$reference" ]; then
@@ -98,4 +99,4 @@ PY
     done
   done
 done
-echo "MFU: forward-pass FLOPs (2 x multiply-adds, attention included, the full head per position as the reference computes it) per second, against a float32 1024^3 matmul in the reference's process ($(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['matmul_gflops'],1))" "$out.reference.json") GFLOP/s at the last thread count)."
+echo "MFU: forward-pass FLOPs (2 x multiply-adds, attention included, the full head per position as the reference computes it) per second, against a float32 1024^3 matmul in the reference's process ($(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['matmul_gflops'],1))" "$reference") GFLOP/s at the last thread count)."

@@ -5,18 +5,21 @@
 #include <cstdlib>
 
 #include "harness/cli/command_line.h"
+#include "models/torch/cpu_threads.h"
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
-  // LibTorch's OpenMP workers (libgomp) busy-wait after each parallel region
-  // and take the cores from OpenBLAS's own threads: 2 threads ran slower
-  // than 1 here (docs/benchmarks.md). libgomp reads OMP_WAIT_POLICY once,
-  // as it loads, before main; so a process that will run a model starts
-  // itself again, once, with the passive policy -- unless the user chose one.
-  if (llada::RunsModel(args) && !std::getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);
-    unsetenv("OMP_WAIT_POLICY");  // exec failed: the policy in force is libgomp's default
+  // libgomp and OpenBLAS read some settings once, as they load, before main
+  // (the wait policy; the kernel set): a process that will run a model starts
+  // itself again, once, with them set (models/torch/cpu_threads.h says which
+  // and why) -- never overriding what the user's environment sets.
+  if (llada::RunsModel(args)) {
+    const auto settings = llada::LoadTimeSettings();
+    if (!settings.empty()) {
+      for (const auto& [name, value] : settings) setenv(name.c_str(), value.c_str(), 1);
+      execv("/proc/self/exe", argv);
+      for (const auto& [name, value] : settings) unsetenv(name.c_str());  // exec failed: run as started
+    }
   }
   return llada::RunCommandLine(args);
 }

@@ -25,14 +25,18 @@ std::vector<CausalLoglikelihood> CausalLogLikelihoods(const Transformer& model,
     input[i].fill_(whole.front());
     input[i].slice(0, 0, static_cast<int64_t>(whole.size())).copy_(torch::tensor(whole, torch::kInt64));
   }
-  const auto hidden = model.Hidden(input);
-  // The head only where continuations are read: each row's last n real positions.
-  std::vector<torch::Tensor> read;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t length = static_cast<int64_t>(queries[i].context.size() + queries[i].continuation.size() - 1);
-    read.push_back(hidden[i].slice(0, length - static_cast<int64_t>(queries[i].continuation.size()), length));
-  }
-  const auto logprobs = torch::log_softmax(model.Head(torch::cat(read)), -1).to(torch::kCPU);
+  // The last layer's tail and the head only where continuations are read:
+  // each row's last n real positions.
+  const auto continuations = [&](const torch::Tensor& hidden) {
+    std::vector<torch::Tensor> read;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t length = static_cast<int64_t>(queries[i].context.size() + queries[i].continuation.size() - 1);
+      read.push_back(hidden[i].slice(0, length - static_cast<int64_t>(queries[i].continuation.size()), length));
+    }
+    return torch::cat(read);
+  };
+  const auto hidden = model.Hidden(input, std::nullopt, std::nullopt, nullptr, continuations);
+  const auto logprobs = torch::log_softmax(model.Head(hidden), -1).to(torch::kCPU);
   std::vector<CausalLoglikelihood> results;
   int64_t offset = 0;
   for (const auto& q : queries) {

@@ -23,18 +23,21 @@ torch::Tensor LongTensor(const std::vector<int64_t>& values) {
 // reads, once per copy.
 torch::Tensor GuidedLogits(const Transformer& model, const torch::Tensor& input, const torch::Tensor& prompt_positions,
                            double cfg_scale, int64_t mask_id, const std::optional<torch::Tensor>& attention_mask,
-                           const std::function<torch::Tensor(const torch::Tensor&)>& read) {
-  if (cfg_scale <= 0.0) return model.Head(read(model.Hidden(input, attention_mask)));
+                           const PositionReader& read) {
+  if (cfg_scale <= 0.0) return model.Head(model.Hidden(input, attention_mask, std::nullopt, nullptr, read));
   auto unconditional = input.clone();
   unconditional.index_put_({prompt_positions}, mask_id);
   std::optional<torch::Tensor> both_mask;
   if (attention_mask) both_mask = torch::cat({*attention_mask, *attention_mask});
-  const auto chunks = torch::chunk(model.Hidden(torch::cat({input, unconditional}), both_mask), 2, 0);
-  const auto conditional = model.Head(read(chunks[0])), unguided = model.Head(read(chunks[1]));
+  const auto read_both = [&](const torch::Tensor& hidden) {
+    const auto copies = torch::chunk(hidden, 2, 0);
+    return torch::cat({read(copies[0]), read(copies[1])});
+  };
+  const auto chunks =
+      torch::chunk(model.Hidden(torch::cat({input, unconditional}), both_mask, std::nullopt, nullptr, read_both), 2, 0);
+  const auto conditional = model.Head(chunks[0]), unguided = model.Head(chunks[1]);
   return unguided + (cfg_scale + 1) * (conditional - unguided);
 }
-
-torch::Tensor Everything(const torch::Tensor& hidden) { return hidden; }
 
 }  // namespace
 
@@ -570,9 +573,9 @@ bool LladaSuffixGreedy(const Transformer& model, const std::vector<int64_t>& pre
   seq.index_put_({0, torch::indexing::Slice(0, static_cast<int64_t>(prefix.size()))}, LongTensor(prefix).to(device));
   for (size_t i = 0; i < target.size(); ++i) {
     const auto mask_index = seq == options.mask_id;
-    const auto logits = GuidedLogits(model, seq, prompt_index.unsqueeze(0), options.cfg_scale, options.mask_id,
-                                     std::nullopt, Everything)
-                            .index({mask_index});
+    const auto logits =
+        GuidedLogits(model, seq, prompt_index.unsqueeze(0), options.cfg_scale, options.mask_id, std::nullopt,
+                     [&](const torch::Tensor& hidden) { return hidden.index({mask_index}); });
     auto x0 = torch::argmax(logits, -1);
     const auto p = torch::softmax(logits.to(torch::kFloat32), -1);
     const auto confidence = torch::gather(p, -1, x0.unsqueeze(-1)).squeeze(-1);
@@ -785,7 +788,9 @@ torch::Tensor LladaGenerateFast(const Transformer& model, const torch::Tensor& p
         logits = GuidedLogits(model, x, prompt_index, o.cfg_scale, o.mask_id, mask,
                               [&](const torch::Tensor& hidden) { return hidden.slice(1, window_start, block_end); });
       } else if (full) {
-        logits = model.Head(model.Hidden(x, mask, std::nullopt, &cache).slice(1, window_start, block_end));
+        logits = model.Head(model.Hidden(x, mask, std::nullopt, &cache, [&](const torch::Tensor& hidden) {
+          return hidden.slice(1, window_start, block_end);
+        }));
       } else if (o.cache == DiffusionCache::kPrefix) {
         logits = model.Head(
             model.HiddenSpliced(x.slice(1, block_start), block_start, cache, mask).slice(1, 0, o.block_length));

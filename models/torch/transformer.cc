@@ -79,10 +79,11 @@ torch::Tensor Transformer::Head(const torch::Tensor& hidden) const {
 }
 
 torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
-                                  const std::optional<torch::Tensor>& position_ids, KvCache* cache) const {
+                                  const std::optional<torch::Tensor>& position_ids, KvCache* cache,
+                                  const PositionReader& read) const {
   if (cache && !config_.causal && cache->length() != 0)
     throw InternalError("a bidirectional model fills an empty cache; it cannot append to one");
-  return Layers(input_ids, attention_mask, position_ids, cache, nullptr, 0);
+  return Layers(input_ids, attention_mask, position_ids, cache, nullptr, 0, read);
 }
 
 torch::Tensor Transformer::HiddenSpliced(const torch::Tensor& input_ids, int64_t splice_at, const KvCache& cache,
@@ -96,12 +97,12 @@ torch::Tensor Transformer::HiddenSpliced(const torch::Tensor& input_ids, int64_t
       torch::arange(splice_at, splice_at + length, torch::TensorOptions(device_).dtype(torch::kInt64))
           .unsqueeze(0)
           .expand({input_ids.size(0), length});
-  return Layers(input_ids, attention_mask, positions, nullptr, &cache, splice_at);
+  return Layers(input_ids, attention_mask, positions, nullptr, &cache, splice_at, nullptr);
 }
 
 torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
                                   const std::optional<torch::Tensor>& position_ids, KvCache* cache,
-                                  const KvCache* splice, int64_t splice_at) const {
+                                  const KvCache* splice, int64_t splice_at, const PositionReader& read) const {
   torch::NoGradGuard no_grad;
   const auto ids = input_ids.to(device_, torch::kInt64);
   const int64_t batch = ids.size(0), length = ids.size(1);
@@ -164,6 +165,7 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
+    const bool last = l + 1 == layers_.size();
     const auto h = RmsNorm(x, layer.attn_norm);
     auto q = torch::nn::functional::linear(h, layer.q, layer.q_bias);
     auto k = torch::nn::functional::linear(h, layer.k, layer.k_bias);
@@ -195,9 +197,9 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
 #if LLADA_HAVE_SDPA
     (void)scale;
     const c10::optional<at::Tensor> sdpa_mask = allowed ? c10::optional<at::Tensor>(*allowed) : c10::nullopt;
-    const auto attended = at::scaled_dot_product_attention(q, k, v, sdpa_mask, 0.0, sdpa_causal)
-                              .transpose(1, 2)
-                              .reshape({batch, length, config_.hidden_size});
+    auto attended = at::scaled_dot_product_attention(q, k, v, sdpa_mask, 0.0, sdpa_causal)
+                        .transpose(1, 2)
+                        .reshape({batch, length, config_.hidden_size});
 #else
     // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
     const auto scores = config_.causal ? torch::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim))
@@ -205,8 +207,14 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
     auto logits32 = scores.to(torch::kFloat32);
     if (bias.defined()) logits32 = logits32 + bias;
     const auto probs = torch::softmax(logits32, -1).to(q.scalar_type());
-    const auto attended = torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, config_.hidden_size});
+    auto attended = torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, config_.hidden_size});
 #endif
+    // Past the last attention nothing mixes positions: the rest of the pass
+    // runs only where the caller reads.
+    if (last && read) {
+      attended = read(attended);
+      x = read(x);
+    }
     x = x + torch::nn::functional::linear(attended, layer.o);
     const auto f = RmsNorm(x, layer.ffn_norm);
     x = x + torch::nn::functional::linear(

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -22,6 +23,11 @@ torch::ScalarType ParseDtype(const std::string& dtype, const torch::Device& devi
 // Keys and values of every layer (after RoPE): for the tokens seen so far
 // (ARM decoding), or of one full bidirectional pass (LLaDA's block caches,
 // Fast-dLLM; see HiddenSpliced).
+// Picks the positions whose hidden states a caller reads from a [B, T, H]
+// tensor (a slice, or boolean indexing over [B, T]); it may select rows and
+// positions, never mix them.
+using PositionReader = std::function<torch::Tensor(const torch::Tensor&)>;
+
 struct KvCache {
   std::vector<torch::Tensor> keys, values;  // per layer: [B, kv_heads, S, head_dim]
   int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
@@ -49,10 +55,14 @@ class Transformer {
   }
 
   // The final-normed hidden states [B, T, H] (Forward without the head), so
-  // callers can apply the head only where logits are read.
+  // callers can apply the head only where logits are read. With `read`, only
+  // the states it picks: the last layer's attention output projection and
+  // feed-forward then run only there (every position's keys and values are
+  // still computed), a tenth of a pass saved when few positions are read.
   torch::Tensor Hidden(const torch::Tensor& input_ids,
                        const std::optional<torch::Tensor>& attention_mask = std::nullopt,
-                       const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr) const;
+                       const std::optional<torch::Tensor>& position_ids = std::nullopt, KvCache* cache = nullptr,
+                       const PositionReader& read = nullptr) const;
   // LLaDA's cached pass (Fast-dLLM's prefix and dual caches): the T tokens
   // `input_ids` stand at positions [splice_at, splice_at + T), and attend to
   // the cached keys and values with those columns replaced by their own fresh
@@ -72,7 +82,7 @@ class Transformer {
   // read with its columns from `splice_at` replaced; at most one of them.
   torch::Tensor Layers(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
                        const std::optional<torch::Tensor>& position_ids, KvCache* cache, const KvCache* splice,
-                       int64_t splice_at) const;
+                       int64_t splice_at, const PositionReader& read) const;
   torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const;
 
   TransformerConfig config_;
