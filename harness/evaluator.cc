@@ -303,6 +303,84 @@ std::string RequestCacheKey(const std::string& model_identity, const Request& re
   return Sha256Hex(model_identity + "\n" + args.dump());
 }
 
+ShardSpec ParseShard(const std::string& text) {
+  const auto slash = text.find('/');
+  const std::string index = text.substr(0, slash), count = slash == std::string::npos ? "" : text.substr(slash + 1);
+  if (slash == std::string::npos || !IsAsciiDigits(index) || !IsAsciiDigits(count) || index.empty() || count.empty() ||
+      index.size() > 6 || count.size() > 6)
+    throw UserError("--shard: '" + text + "' (expected I/N, e.g. 0/4: shard I of N, counted from 0)");
+  ShardSpec shard{std::stoi(index), std::stoi(count)};
+  if (shard.count < 1 || shard.index >= shard.count)
+    throw UserError("--shard: '" + text + "': the shard index must be below the count (0/" + count + " to " +
+                    std::to_string(std::max(0, shard.count - 1)) + "/" + count + ")");
+  return shard;
+}
+
+int ShardOfKey(const std::string& key, int count) {
+  if (key.size() < 15) throw InternalError("cache key '" + key + "' is not a sha256");
+  return static_cast<int>(std::stoull(key.substr(0, 15), nullptr, 16) % static_cast<uint64_t>(count));
+}
+
+std::string ShardStoreName(const ShardSpec& shard) {
+  return "llada-eval.shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".db";
+}
+
+namespace {
+
+std::string FirstDifference(const nlohmann::json& a, const nlohmann::json& b, const std::string& path) {
+  if (a.is_number() && b.is_number()) return a == b ? "" : path;  // 1 read back is unsigned, 1 built is signed
+  if (a.type() != b.type()) return path;
+  if (a.is_object()) {
+    std::set<std::string> names;
+    for (auto it = a.begin(); it != a.end(); ++it) names.insert(it.key());
+    for (auto it = b.begin(); it != b.end(); ++it) names.insert(it.key());
+    for (const auto& name : names) {
+      const std::string at = path.empty() ? name : path + "/" + name;
+      if (!a.contains(name) || !b.contains(name)) return at;
+      if (auto found = FirstDifference(a.at(name), b.at(name), at); !found.empty()) return found;
+    }
+    return "";
+  }
+  if (a.is_array()) {
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+      if (auto found = FirstDifference(a[i], b[i], path + "/" + std::to_string(i)); !found.empty()) return found;
+    return a.size() == b.size() ? "" : path;
+  }
+  return a == b ? "" : path;
+}
+
+// The fields a run records beside its hashed configuration.
+nlohmann::json HashedPart(nlohmann::json config) {
+  for (const char* recorded :
+       {"machine", "numerics", "cpu_threads", "command_line", "working_directory", "partial", "shard"})
+    config.erase(recorded);
+  // Which GPU of a kind ran a shard does not change its numbers (--devices).
+  if (config.contains("device") && config["device"].is_string() &&
+      config["device"].get<std::string>().rfind("cuda:", 0) == 0)
+    config["device"] = "cuda";
+  return config;
+}
+
+void CheckSameConfiguration(const nlohmann::json& expected, const nlohmann::json& config) {
+  const std::string field = ConfigurationDifference(expected, config);
+  if (field.empty()) return;
+  auto value_at = [&](const nlohmann::json& in) {
+    try {
+      return HashedPart(in).at(nlohmann::json::json_pointer("/" + field)).dump();
+    } catch (const nlohmann::json::exception&) {
+      return std::string("absent");
+    }
+  };
+  throw UserError("the shards were run with another configuration than this one: field '" + field + "' is " +
+                  value_at(expected) + " there, " + value_at(config) + " here");
+}
+
+}  // namespace
+
+std::string ConfigurationDifference(const nlohmann::json& a, const nlohmann::json& b) {
+  return FirstDifference(HashedPart(a), HashedPart(b), "");
+}
+
 Evaluator::Evaluator(const TaskRegistry& tasks, const ModelRegistry& models, std::ostream& log, bool interactive)
     : tasks_(tasks), models_(models), log_(log), interactive_(interactive) {}
 
@@ -388,6 +466,8 @@ struct ResponseTable {
   std::map<std::string, std::string> failed;                // key -> error
   size_t cached = 0;
   size_t computed = 0;
+  size_t in_shard = 0;  // a shard run: its share of the requests
+  size_t missing = 0;   // cache-only: requests the store could not answer
 };
 
 size_t RequestLength(const Request& request) { return request.context.size() + request.continuation.size(); }
@@ -410,15 +490,28 @@ void SortByDocument(std::vector<std::string>& keys, const std::map<std::string, 
   });
 }
 
+// A request's shard: its document's -- the first document in the plan that
+// asks for it, so a key shared by two documents is computed in one shard. A
+// document stays whole because its requests are computed together: choices
+// that share rows go in one call, and under likelihoods_by_document the
+// estimates of a document's choices depend on one another. Split across
+// shards, they would differ from the one-process run in float rounding (or
+// in an adaptive stop); whole, a shard computes exactly what that run does.
+int ShardOfRequest(const Request& first_asker, int count) {
+  return ShardOfKey(Sha256Hex(first_asker.origin.task + "\n" + std::to_string(first_asker.origin.doc_index)), count);
+}
+
 class ResponseFetcher {
  public:
-  ResponseFetcher(Model& model, Store& store, int64_t model_id, int batch_size, std::ostream& log, bool interactive,
-                  const std::function<void(size_t)>& after_commit)
-      : after_commit_(after_commit),
+  ResponseFetcher(Model& model, Store& store, int64_t model_id, const EvalOptions& options, std::ostream& log,
+                  bool interactive)
+      : after_commit_(options.after_commit),
+        shard_(options.shard),
+        cache_only_(options.cache_only),
         model_(model),
         store_(store),
         model_id_(model_id),
-        batch_size_(static_cast<size_t>(std::max(1, batch_size))),
+        batch_size_(static_cast<size_t>(std::max(1, options.model.batch_size))),
         log_(log),
         interactive_(interactive) {}
 
@@ -460,6 +553,17 @@ class ResponseFetcher {
         work.push_back(
             {&planned.model_args, type, std::move(keys), by_document && type == RequestType::kLoglikelihood});
     }
+    if (shard_) {  // this shard's requests only
+      order.clear();
+      for (auto& item : work) {
+        std::vector<std::string> mine;
+        for (const auto& key : item.keys)
+          if (ShardOfRequest(*unique.at(key), shard_->count) == shard_->index) mine.push_back(key);
+        item.keys = std::move(mine);
+        order.insert(order.end(), item.keys.begin(), item.keys.end());
+      }
+      table.in_shard = order.size();
+    }
     table.responses = store_.LookupResponses(order);
     table.cached = table.responses.size();
     if (table.cached > 0)
@@ -482,6 +586,11 @@ class ResponseFetcher {
           if (RequestLength(x) != RequestLength(y)) return RequestLength(x) > RequestLength(y);
           return x.context < y.context;
         });
+      }
+      if (cache_only_) {
+        for (const auto& key : missing) table.failed[key] = "no shard store holds this response";
+        table.missing += missing.size();
+        missing.clear();
       }
       item.keys = std::move(missing);
       pending_total += item.keys.size();
@@ -564,6 +673,8 @@ class ResponseFetcher {
   }
 
   const std::function<void(size_t)>& after_commit_;
+  const std::optional<ShardSpec> shard_;
+  const bool cache_only_;
   std::optional<nlohmann::json> configured_;  // the settings in force
   Model& model_;
   Store& store_;
@@ -841,21 +952,31 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
   // 1. Everything that can be wrong with the input is checked before the store
   //    is touched: output directory, tasks, data files, the model.
   PrepareOutputDir(options.output_dir);
-  outcome.db_path = options.db_path.empty() ? options.output_dir / "llada-eval.db" : options.db_path;
+  outcome.db_path = !options.db_path.empty() ? options.db_path
+                    : options.shard          ? options.output_dir / ShardStoreName(*options.shard)
+                                             : options.output_dir / "llada-eval.db";
   Plan plan = BuildPlan(tasks_, options);
   if (plan.chat_template && !plan.chat_template->has_system_role())
     log_ << "llada-eval: note: chat template '" << plan.chat_template->name()
          << "' has no system role: task descriptions and --system-instruction are left out of the prompts, as "
             "lm-eval does\n";
+  options.model.load_weights = !options.cache_only;
   std::unique_ptr<Model> model = models_.Create(options.model);
   CheckCapabilities(plan, model->Capabilities(), options.model.spec);
 
-  // 2. The resolved configuration and its hash identify the run.
+  // 2. The resolved configuration and its hash identify the run (a shard's
+  //    says which shard it is; merged, it is the unsharded run's).
   nlohmann::json task_hashes, data_hashes;
   nlohmann::json config = ResolvedConfig(options, plan, model->Identity(), &task_hashes, &data_hashes);
+  if (options.expected_config) CheckSameConfiguration(*options.expected_config, config);
+  if (options.shard) config["shard"] = {{"index", options.shard->index}, {"count", options.shard->count}};
   const std::string config_hash = Sha256Hex(config.dump());
-  // Where it ran: recorded, but not hashed (a run may resume on another machine).
+  // Where it ran and how it was asked for: recorded, but not hashed (a run
+  // may resume on another machine).
   config["machine"] = DescribeMachine();
+  config["command_line"] = options.command_line;
+  config["working_directory"] = std::filesystem::current_path().string();
+  if (options.partial) config["partial"] = options.partial_note;
   // How the device and dtype compute (a function of what is hashed already).
   const nlohmann::json description = model->Describe();
   if (description.contains("numerics")) {
@@ -896,11 +1017,20 @@ RunOutcome Evaluator::Run(const EvalOptions& given) {
     SandboxRunner& sandbox = CodeSandbox();
     sandbox.Configure(options.code_execution, &log_);
     const ScoringContext scoring{&sandbox};
-    ResponseFetcher fetcher(*model, *store, model_id, options.model.batch_size, log_, interactive_,
-                            options.after_commit);
+    ResponseFetcher fetcher(*model, *store, model_id, options, log_, interactive_);
     const ResponseTable table = fetcher.Fetch(plan);
     outcome.cached_responses = table.cached;
     outcome.computed_responses = table.computed;
+    if (options.shard) {  // scored once merged with the other shards
+      outcome.shard_requests = table.in_shard;
+      store->FinishRun(run_id, "finished");
+      outcome.report = {run_id, config, config_hash, kGitSha, kHarnessVersion, {}};
+      return outcome;
+    }
+    outcome.missing_responses = table.missing;
+    if (table.missing > 0 && !options.partial)
+      throw UserError(std::to_string(table.missing) + " of the run's responses are in no shard store (a shard of " +
+                      "another configuration, or one that did not finish); merge --partial scores the rest");
 
     // 5. Scores: leaf tasks, then groups innermost first.
     MetricIndex index;

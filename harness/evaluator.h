@@ -26,6 +26,30 @@ struct DocRange {
 // Parses "A:B" (either side may be empty: ":100", "50:"). Throws UserError.
 DocRange ParseDocRange(const std::string& text);
 
+// One of N independent parts of a run (`run --shard I/N`, I from 0): the
+// requests of the documents whose (task, index) hashes to I mod N -- by
+// content, so a request's shard depends neither on the worker count nor on
+// the order requests run in (evaluator.cc: ShardOfRequest says why by
+// document rather than by request).
+struct ShardSpec {
+  int index = 0;
+  int count = 1;
+};
+
+// Parses "I/N" (0 <= I < N). Throws UserError naming --shard.
+ShardSpec ParseShard(const std::string& text);
+
+// The shard a hex sha256 falls in: its first 60 bits mod `count`.
+int ShardOfKey(const std::string& key, int count);
+
+// A shard's default store in the output directory: llada-eval.shard-I-of-N.db.
+std::string ShardStoreName(const ShardSpec& shard);
+
+// Where two runs' configurations differ in what decides their numbers (the
+// hashed part, the shard aside): the first differing field as a path
+// ("model_identity", "tasks/0/num_fewshot"), or empty when they agree.
+std::string ConfigurationDifference(const nlohmann::json& a, const nlohmann::json& b);
+
 struct EvalOptions {
   std::vector<std::string> tasks;      // as given on the command line
   std::optional<int> num_fewshot;      // --shots; unset: preset, else each task's default
@@ -48,6 +72,22 @@ struct EvalOptions {
   ModelOptions model;                  // model.model_args: set by Evaluator::Run (the preset's, then cli_model_args)
   nlohmann::json cli_model_args = nlohmann::json::object();  // --model-args and the setting flags
   CodeExecutionOptions code_execution;  // code tasks: sandbox workers, time limits, --unsafe-exec
+  // Sharded runs (docs/sharding.md). With `shard`, only that shard's
+  // requests are computed and stored (default store:
+  // <output>/llada-eval.shard-I-of-N.db) and nothing is scored.
+  std::optional<ShardSpec> shard;
+  // `merge`: every response comes from the store (the model's weights are
+  // not loaded). A missing one is an error, or with `partial` fails its
+  // document alone and the run is marked partial.
+  bool cache_only = false;
+  bool partial = false;
+  nlohmann::json partial_note;  // recorded as config.partial when `partial`
+  // `merge`: the shards' resolved configuration; this run's must be equal
+  // (UserError naming the first field that differs).
+  std::optional<nlohmann::json> expected_config;
+  // The command line as given (recorded as config.command_line: `merge`
+  // parses it again to score the shards' union as the run would).
+  std::vector<std::string> command_line;
   // Test seam: called after each batch of responses is committed, with the
   // number computed so far (tests kill or pause a run there).
   std::function<void(size_t committed)> after_commit;
@@ -88,6 +128,8 @@ struct RunOutcome {
   size_t computed_responses = 0;
   size_t failed_documents = 0;
   size_t unscored_documents = 0;  // of those, not through their own fault (sandbox errors): exit 4
+  size_t shard_requests = 0;      // a shard run: the requests of its shard (nothing was scored)
+  size_t missing_responses = 0;   // a partial merge: requests no shard answered
 };
 
 class Evaluator {

@@ -67,6 +67,10 @@ struct ModelOptions {
   int batch_size = 1;
   int threads = 0;  // CPU threads for the model's math (LibTorch and OpenBLAS); 0 = the machine's cores
   nlohmann::json model_args = nlohmann::json::object();  // from the preset
+  // false: the model only names itself (identity, settings) and computes
+  // nothing; `merge` answers every request from the shards' stores. Backends
+  // without weights to load ignore it.
+  bool load_weights = true;
 };
 
 // Throws UserError naming --device / --dtype when the value is not one of

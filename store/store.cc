@@ -474,6 +474,38 @@ void Store::PutResponses(const std::vector<CacheEntry>& entries, int64_t model_i
   transaction.Commit();
 }
 
+int64_t Store::ImportResponses(const std::filesystem::path& other) {
+  Statement attach(db_, "ATTACH DATABASE ? AS other", path_);
+  attach.Bind(1, other.string()).Run();
+  struct Detach {
+    sqlite3* db;
+    ~Detach() { sqlite3_exec(db, "DETACH DATABASE other", nullptr, nullptr, nullptr); }
+  } detach{db_};
+  int64_t added = 0;
+  {
+    Transaction transaction(db_);
+    Statement conflict(db_,
+                       "SELECT o.key FROM other.request_cache o JOIN main.request_cache m ON m.key = o.key "
+                       "WHERE json_remove(o.response, '$.cost') IS NOT json_remove(m.response, '$.cost') LIMIT 1",
+                       path_);
+    if (conflict.Step())
+      throw UserError::InFile(other.string(), "request_cache",
+                              "the response for request key " + conflict.Text(0) + " differs from the one in " + path_ +
+                                  " (two stores computed one request differently: another model or setting "
+                                  "under the same key?)");
+    Exec(
+        "INSERT OR IGNORE INTO main.models (identity, spec, description, created_at) "
+        "SELECT identity, spec, description, created_at FROM other.models");
+    Exec(
+        "INSERT OR IGNORE INTO main.request_cache (key, model_id, request_type, request, response, created_at) "
+        "SELECT o.key, m.id, o.request_type, o.request, o.response, o.created_at FROM other.request_cache o "
+        "JOIN other.models om ON om.id = o.model_id JOIN main.models m ON m.identity = om.identity");
+    added = sqlite3_changes(db_);
+    transaction.Commit();
+  }
+  return added;
+}
+
 void Store::PutSamples(int64_t run_id, const std::vector<SampleRecord>& samples) {
   Transaction transaction(db_);
   Statement insert(db_,

@@ -134,6 +134,13 @@ class Store {
   // Commits the entries in one transaction (each batch is durable on return).
   void PutResponses(const std::vector<CacheEntry>& entries, int64_t model_id);
 
+  // Copies another store's request cache (a shard's) into this one by key,
+  // in one transaction, with the models it references. Keys already here are
+  // kept, so importing twice adds nothing; a key whose response here differs
+  // (its cost aside) is a UserError naming it and `other`. Returns the
+  // number of responses added.
+  int64_t ImportResponses(const std::filesystem::path& other);
+
   void PutSamples(int64_t run_id, const std::vector<SampleRecord>& samples);
   std::vector<SampleRecord> LoadSamples(int64_t run_id, const std::string& task);
   void PutMetrics(int64_t run_id, const std::vector<MetricRecord>& metrics);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "harness/cli/command_line.h"
+#include "harness/evaluator.h"
 #include "tasks/loaders.h"
 #include "tasks/registry.h"
 
@@ -31,6 +32,7 @@ class CommandContext {
  public:
   const TaskRegistry& Tasks();
   CliHooks hooks;
+  std::vector<std::string> args;  // the command line, without the program name
 
  private:
   std::unique_ptr<LoaderRegistry> loaders_;
@@ -47,6 +49,32 @@ class Command {
 };
 
 std::unique_ptr<Command> MakeRunCommand();
+// The evaluation a `run` command line asks for, as a run records it
+// (config.command_line): `merge` scores the union of a sharded run with it.
+EvalOptions ParseRunCommandLine(const std::vector<std::string>& command_line);
+// Prints a finished run's results table and where its outputs are; returns
+// the exit status (run, merge).
+int ReportOutcome(const RunOutcome& outcome);
+std::unique_ptr<Command> MakeMergeCommand();
+
+// `merge`, and `run --workers/--devices` once its workers are done
+// (docs/sharding.md): checks the shard stores belong to one run, copies their
+// responses into the merged store and scores the run from it.
+struct MergeRequest {
+  std::vector<std::string> shard_stores;
+  std::string output, db, data_dir;  // empty: the shards' output, <output>/llada-eval.db, the shards' data
+  bool log_samples = false;
+  bool partial = false;
+  std::vector<std::string> command_line;  // recorded as the merged run's
+};
+RunOutcome MergeShardStores(const MergeRequest& request, CommandContext& context);
+// ReportOutcome, then the partial run's note; exit 4 when responses were missing.
+int ReportMerged(const RunOutcome& outcome);
+// `run --workers N` (CPU) / `--devices D1,D2,...`: one `run --shard I/N`
+// process per worker or device over the command line as given, then the
+// merge; a failed worker is named with the command that reruns it alone.
+int RunWorkers(const EvalOptions& options, const std::vector<std::string>& devices, int workers,
+               CommandContext& context);
 std::unique_ptr<Command> MakeRequestsCommand();
 std::unique_ptr<Command> MakeTasksCommand();
 std::unique_ptr<Command> MakeTokenizeCommand();

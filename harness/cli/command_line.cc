@@ -26,6 +26,7 @@ int ParseAndRun(std::vector<std::string> args, const CliHooks& hooks) {
   for (auto& command : commands) parsed_by.emplace_back(command->Add(app), command.get());
 
   if (ImpliesRun(args)) args.insert(args.begin(), "run");
+  const std::vector<std::string> given = args;
   std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
   try {
     app.parse(args);
@@ -41,6 +42,7 @@ int ParseAndRun(std::vector<std::string> args, const CliHooks& hooks) {
   }
   CommandContext context;
   context.hooks = hooks;
+  context.args = given;
   for (const auto& [subcommand, command] : parsed_by)
     if (subcommand->parsed()) return command->Run(context);
   throw InternalError("no subcommand ran");

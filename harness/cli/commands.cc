@@ -17,6 +17,7 @@ const TaskRegistry& CommandContext::Tasks() {
 std::vector<std::unique_ptr<Command>> BuiltinCommands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(MakeRunCommand());
+  commands.push_back(MakeMergeCommand());
   commands.push_back(MakeRequestsCommand());
   commands.push_back(MakeTasksCommand());
   commands.push_back(MakeTokenizeCommand());

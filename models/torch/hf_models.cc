@@ -85,14 +85,17 @@ T Arg(const nlohmann::json& args, const char* key, T fallback) {
 
 class HfModel : public Model {
  public:
-  explicit HfModel(const ModelOptions& options) : options_(options), dir_(options.spec) {
+  explicit HfModel(const ModelOptions& options)
+      : options_(options), dir_(options.spec), config_(ReadTransformerConfig(dir_)) {
     threads_ = ApplyCpuThreads(options.threads);
-    const TransformerConfig config = ReadTransformerConfig(dir_);
     const auto checkpoint = Checkpoint::Open(dir_);
-    device_ = std::make_unique<torch::Device>(ParseDevice(options.device));
+    // Without the weights (serving from the cache) the device need not be
+    // here: a merge runs on a login node for a run made on GPUs.
+    device_ = std::make_unique<torch::Device>(options.load_weights ? ParseDevice(options.device)
+                                                                   : torch::Device(options.device));
     dtype_ = ParseDtype(options.dtype, *device_);
     tokenizer_ = Tokenizer::Load(dir_, "--model");
-    model_ = std::make_unique<Transformer>(config, *checkpoint, *device_, dtype_);
+    if (options.load_weights) model_ = std::make_unique<Transformer>(config_, *checkpoint, *device_, dtype_);
     fingerprint_ = WeightsFingerprint(dir_);
     tokenizer_sha_ = Sha256File(dir_ / "tokenizer.json");
   }
@@ -110,7 +113,7 @@ class HfModel : public Model {
   }
 
   nlohmann::json Describe() const override {
-    const auto& c = model_->config();
+    const auto& c = config_;
     return {{"backend", c.family == ModelFamily::kLLaDA ? "llada" : "causal"},
             {"path", dir_.string()},
             {"architecture", c.architecture},
@@ -151,7 +154,7 @@ class HfModel : public Model {
   }
 
   nlohmann::json IdentityWith(const nlohmann::json& settings) const {
-    return {{"architecture", model_->config().architecture},
+    return {{"architecture", config_.architecture},
             {"weights", fingerprint_},
             {"tokenizer", tokenizer_sha_},
             {"device_type", device_->is_cuda() ? "cuda" : "cpu"},
@@ -166,7 +169,7 @@ class HfModel : public Model {
   // the recorded speed.
   void WarmUp(const torch::Tensor& input) {
     if (warmed_up_) return;
-    model_->Forward(input);
+    Net().Forward(input);
     warmed_up_ = true;
   }
 
@@ -198,10 +201,18 @@ class HfModel : public Model {
     return static_cast<int64_t>(ids.size());
   }
 
+  // The network; an InternalError where the weights were not loaded (the
+  // harness never asks a cache-only model to compute).
+  const Transformer& Net() const {
+    if (!model_) throw InternalError("model " + dir_.string() + " was opened without its weights");
+    return *model_;
+  }
+
   bool warmed_up_ = false;
 
   ModelOptions options_;
   std::filesystem::path dir_;
+  TransformerConfig config_;
   std::unique_ptr<torch::Device> device_;
   torch::ScalarType dtype_ = torch::kFloat32;
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -230,7 +241,7 @@ class LladaModel : public HfModel {
     mc_.adaptive = Arg<bool>(args, "mc_adaptive", false);
     mc_.mc_min = Arg<int>(args, "mc_min", std::max(mc_.batch_size, 16));
     mc_.confidence = Arg<double>(args, "mc_confidence", 0.99);
-    const auto& config = model_->config();
+    const auto& config = config_;
     mc_.mask_id = Arg<int64_t>(args, "mask_id", config.mask_token_id.value_or(126336));
     CheckMonteCarloOptions(mc_);
     check_greedy_ = Arg<bool>(args, "is_check_greedy", false);
@@ -287,7 +298,7 @@ class LladaModel : public HfModel {
       queries.push_back(std::move(query));
     }
     const CostClock clock(*device_);
-    const std::vector<LikelihoodEstimate> estimates = LladaLogLikelihoods(*model_, queries, mc_, options_.seed);
+    const std::vector<LikelihoodEstimate> estimates = LladaLogLikelihoods(Net(), queries, mc_, options_.seed);
     const double seconds = clock.Seconds();
     double rows_computed = 0.0;
     for (const auto& estimate : estimates) rows_computed += estimate.rows_computed;
@@ -296,7 +307,7 @@ class LladaModel : public HfModel {
       Response response;
       response.loglikelihood = estimates[i].loglikelihood;
       response.loglikelihood_stderr = estimates[i].standard_error;
-      response.is_greedy = check_greedy_ && LladaSuffixGreedy(*model_, queries[i].prefix, queries[i].target, mc_);
+      response.is_greedy = check_greedy_ && LladaSuffixGreedy(Net(), queries[i].prefix, queries[i].target, mc_);
       // The batch's time, shared in proportion to the rows each computed.
       response.likelihood_cost =
           LikelihoodCost{estimates[i].rows, estimates[i].rows_computed,
@@ -342,7 +353,7 @@ class LladaModel : public HfModel {
       const CostClock clock(*device_);
       int64_t calls = 0;
       const auto output =
-          LladaGenerate(*model_, input, generate_, &calls, padded ? std::optional<torch::Tensor>(real) : std::nullopt)
+          LladaGenerate(Net(), input, generate_, &calls, padded ? std::optional<torch::Tensor>(real) : std::nullopt)
               .slice(1, static_cast<int64_t>(width))
               .to(torch::kCPU)
               .contiguous();
@@ -421,7 +432,7 @@ class LladaModel : public HfModel {
   // eval_llada.py asserts prompt + answer <= max_length (4096); a longer
   // request fails on its own instead of running out of memory.
   void CheckLength(size_t tokens) const {
-    const auto limit = static_cast<size_t>(model_->config().max_positions);
+    const auto limit = static_cast<size_t>(config_.max_positions);
     if (tokens > limit)
       throw SampleError("request is " + std::to_string(tokens) + " tokens, over the model's " + std::to_string(limit));
   }
@@ -436,7 +447,7 @@ class LladaModel : public HfModel {
 class CausalModel : public HfModel {
  public:
   explicit CausalModel(const ModelOptions& options) : HfModel(options) {
-    const auto& config = model_->config();
+    const auto& config = config_;
     // HFLM's prefix_token_id: BOS, else EOS; the context of an empty-context request.
     if (config.bos_token_id)
       prefix_token_ = *config.bos_token_id;
@@ -470,7 +481,7 @@ class CausalModel : public HfModel {
         query.continuation = Ids(pair.continuation);
       }
       // HFLM keeps the last max_length + 1 tokens of context + continuation.
-      const size_t limit = static_cast<size_t>(model_->config().max_positions) + 1;
+      const size_t limit = static_cast<size_t>(config_.max_positions) + 1;
       if (query.continuation.size() >= limit)
         throw SampleError("continuation of " + std::to_string(query.continuation.size()) +
                           " tokens does not fit the model's " + std::to_string(limit - 1) + " positions");
@@ -480,7 +491,7 @@ class CausalModel : public HfModel {
       queries.push_back(std::move(query));
     }
     std::vector<Response> responses;
-    for (const CausalLoglikelihood& result : CausalLogLikelihoods(*model_, queries)) {
+    for (const CausalLoglikelihood& result : CausalLogLikelihoods(Net(), queries)) {
       Response response;
       response.loglikelihood = result.loglikelihood;
       response.is_greedy = result.is_greedy;
@@ -500,7 +511,7 @@ class CausalModel : public HfModel {
       auto prompt = Ids(tokenizer_->Encode(request.context, add_bos_));
       const int64_t budget = request.max_gen_toks.value_or(static_cast<int>(max_gen_toks_));
       // HFLM: the context keeps its last max_length - max_gen_toks tokens.
-      const int64_t room = model_->config().max_positions - budget;
+      const int64_t room = config_.max_positions - budget;
       if (room < 1) throw SampleError("max_gen_toks leaves no room for the context");
       if (static_cast<int64_t>(prompt.size()) > room) prompt.erase(prompt.begin(), prompt.end() - room);
       prompts.push_back(std::move(prompt));
@@ -522,10 +533,9 @@ class CausalModel : public HfModel {
     const CostClock clock(*device_);
     std::vector<std::vector<int64_t>> generated;
     if (rows == 1) {
-      generated.push_back(GreedyGenerate(*model_, prompts[0], budgets[0], stop_ids_));
+      generated.push_back(GreedyGenerate(Net(), prompts[0], budgets[0], stop_ids_));
     } else {
-      generated =
-          GreedyGenerateBatch(*model_, input, real, *std::max_element(budgets.begin(), budgets.end()), stop_ids_);
+      generated = GreedyGenerateBatch(Net(), input, real, *std::max_element(budgets.begin(), budgets.end()), stop_ids_);
     }
     const double seconds = clock.Seconds();
     int64_t calls = 0;  // one per new token of the longest row (the prompt's pass gives the first)
