@@ -20,6 +20,9 @@ PACKAGES=(
   chromium
   # inspecting the result store by hand
   sqlite3
+  # a real one-node Slurm cluster for the `slurm` command's test: scripts/slurm_cluster.sh starts
+  # its own munged, slurmctld and slurmd on private ports and state (the packages' services unused)
+  slurm-wlm munge
 )
 
 missing=()

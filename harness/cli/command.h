@@ -56,6 +56,7 @@ EvalOptions ParseRunCommandLine(const std::vector<std::string>& command_line);
 // the exit status (run, merge).
 int ReportOutcome(const RunOutcome& outcome);
 std::unique_ptr<Command> MakeMergeCommand();
+std::unique_ptr<Command> MakeSlurmCommand();
 
 // `merge`, and `run --workers/--devices` once its workers are done
 // (docs/sharding.md): checks the shard stores belong to one run, copies their

@@ -18,6 +18,7 @@ std::vector<std::unique_ptr<Command>> BuiltinCommands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(MakeRunCommand());
   commands.push_back(MakeMergeCommand());
+  commands.push_back(MakeSlurmCommand());
   commands.push_back(MakeRequestsCommand());
   commands.push_back(MakeTasksCommand());
   commands.push_back(MakeTokenizeCommand());

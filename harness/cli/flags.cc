@@ -259,4 +259,32 @@ std::vector<std::string> SplitList(const std::string& text) {
   return items;
 }
 
+std::string ShellQuote(const std::vector<std::string>& words) {
+  static const std::string kPlain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+%";
+  std::string line;
+  for (const auto& word : words) {
+    std::string quoted = word;
+    if (word.empty() || word.find_first_not_of(kPlain) != std::string::npos) {
+      quoted = "'";
+      for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      quoted += "'";
+    }
+    line += (line.empty() ? "" : " ") + quoted;
+  }
+  return line;
+}
+
+std::vector<std::string> WithoutFlags(const std::vector<std::string>& args, const std::set<std::string>& flags) {
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string name = args[i].substr(0, args[i].find('='));
+    if (!flags.count(name)) {
+      kept.push_back(args[i]);
+    } else if (name == args[i]) {
+      ++i;  // and its value
+    }
+  }
+  return kept;
+}
+
 }  // namespace llada

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,14 @@ EvalOptions ToRunOptions(const CommonFlags& common, const RunFlags& flags);
 
 // "a,,b" -> {"a", "b"}.
 std::vector<std::string> SplitList(const std::string& text);
+
+// Words as one shell command line, quoted where they need it (printed
+// commands a user reruns, the scripts `slurm` writes).
+std::string ShellQuote(const std::vector<std::string>& words);
+
+// The arguments without the flags named, each with its value ("--flag value"
+// or "--flag=value").
+std::vector<std::string> WithoutFlags(const std::vector<std::string>& args, const std::set<std::string>& flags);
 
 // `study --model-args-grid "cache=none,dual threshold=none,0.9"`: one axis per
 // space-separated key, every combination of their values, the first value of

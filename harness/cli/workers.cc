@@ -13,6 +13,7 @@
 
 #include "core/errors.h"
 #include "harness/cli/command.h"
+#include "harness/cli/flags.h"
 #include "harness/progress.h"
 #include "store/store.h"
 
@@ -20,30 +21,6 @@ namespace llada {
 namespace {
 
 namespace bp = boost::process;
-
-// `args` without the flags named (each with its value, "--flag value" or "--flag=value").
-std::vector<std::string> WithoutFlags(const std::vector<std::string>& args, const std::set<std::string>& flags) {
-  std::vector<std::string> kept;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string name = args[i].substr(0, args[i].find('='));
-    if (!flags.count(name)) {
-      kept.push_back(args[i]);
-    } else if (name == args[i]) {
-      ++i;  // and its value
-    }
-  }
-  return kept;
-}
-
-std::string ShellLine(const std::vector<std::string>& words) {
-  std::string line;
-  for (const auto& word : words) {
-    const bool plain = word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+") ==
-                       std::string::npos;
-    line += (line.empty() ? "" : " ") + (plain && !word.empty() ? word : "'" + word + "'");
-  }
-  return line;
-}
 
 // The run's distinct requests (by content), for the progress total.
 int64_t DistinctRequests(const Plan& plan) {
@@ -151,12 +128,12 @@ int RunWorkers(const EvalOptions& options, const std::vector<std::string>& devic
     for (const Worker* worker : failed) {
       std::vector<std::string> line = {exe.string()};
       line.insert(line.end(), worker->args.begin(), worker->args.end());
-      std::cerr << "  " << ShellLine(line) << "\n";
+      std::cerr << "  " << ShellQuote(line) << "\n";
       status = std::max(status, worker->status < 0 ? static_cast<int>(kExitBug) : worker->status);
     }
     std::vector<std::string> merge = {exe.string(), "merge"};
     merge.insert(merge.end(), stores.begin(), stores.end());
-    std::cerr << "then merge them:\n  " << ShellLine(merge) << "\n";
+    std::cerr << "then merge them:\n  " << ShellQuote(merge) << "\n";
     return status;
   }
   MergeRequest merge;
