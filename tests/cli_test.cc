@@ -1215,10 +1215,11 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
   // LibTorch: MKL on libgomp's pool) records null and keeps libgomp's default.
   const auto& blas = recorded["cpu_threads"]["blas_threads"];
   const auto& policy = recorded["cpu_threads"]["omp_wait_policy"];
-  if (blas.is_null())
+  if (blas.is_null()) {
     EXPECT_TRUE(policy.is_null()) << recorded["cpu_threads"];
-  else
+  } else {
     EXPECT_TRUE(blas == 1 && policy == "PASSIVE") << recorded["cpu_threads"];
+  }
   // OpenBLAS runs kernels as wide as the CPU's vectors, even where it cannot
   // name the CPU (Debian 12's OpenBLAS falls back to Prescott's on this
   // machine kind: a fifth of the speed).
@@ -1229,10 +1230,11 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
     std::set<std::string> avx2_cores = {"Haswell", "Zen"};
     avx2_cores.insert(avx512_cores.begin(), avx512_cores.end());
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq"))
+        __builtin_cpu_supports("avx512dq")) {
       EXPECT_TRUE(core.is_string() && avx512_cores.count(core.get<std::string>())) << core;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
       EXPECT_TRUE(core.is_string() && avx2_cores.count(core.get<std::string>())) << core;
+    }
   }
   const auto chosen = run("chosen", {}, {{"OMP_WAIT_POLICY", "active"}});
   ASSERT_EQ(chosen.exit_code, 0) << Describe(chosen);

@@ -24,22 +24,6 @@ using testing::ReadLines;
 using testing::RunCli;
 using testing::SharedDir;
 
-// What a run's numbers are: the results' metrics and every sample line.
-struct Outcome {
-  nlohmann::json metrics;
-  std::map<std::string, std::vector<std::string>> samples;  // task -> lines
-};
-
-Outcome ReadOutcome(const std::filesystem::path& out) {
-  Outcome outcome;
-  outcome.metrics = nlohmann::json::parse(ReadFile(testing::LatestResults(out)))["results"];
-  for (const auto& entry : std::filesystem::directory_iterator(out)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("samples_", 0) == 0) outcome.samples[name] = ReadLines(entry.path());
-  }
-  return outcome;
-}
-
 // "<n> requests are this shard's" in a shard run's report.
 size_t ShardRequests(const std::string& err) {
   std::smatch match;
@@ -107,7 +91,7 @@ TEST_F(ShardTest, MergedShardsEqualTheOneProcessRun) {
   std::smatch computed;
   ASSERT_TRUE(std::regex_search(one.err, computed, std::regex("(\\d+) responses computed"))) << one.err;
   const size_t total = std::stoul(computed[1]);
-  const Outcome expected = ReadOutcome(tmp_.path() / "one");
+  const testing::RunNumbers expected = testing::ReadRunNumbers(tmp_.path() / "one");
   ASSERT_EQ(expected.samples.size(), 2u);
 
   for (int count : {1, 2, 3, 5}) {
@@ -143,7 +127,7 @@ TEST_F(ShardTest, MergedShardsEqualTheOneProcessRun) {
     EXPECT_EQ(sum, total) << count << " shards";
     const auto merged = Merge(ShardStores(label, count), {"--output", (tmp_.path() / (label + "-merged")).string()});
     ASSERT_EQ(merged.exit_code, 0) << Describe(merged);
-    const Outcome outcome = ReadOutcome(tmp_.path() / (label + "-merged"));
+    const testing::RunNumbers outcome = testing::ReadRunNumbers(tmp_.path() / (label + "-merged"));
     EXPECT_EQ(outcome.metrics, expected.metrics) << count << " shards";
     EXPECT_EQ(outcome.samples, expected.samples) << count << " shards";
   }
@@ -153,7 +137,7 @@ TEST_F(ShardTest, MergedShardsEqualTheOneProcessRun) {
   ASSERT_EQ(again.exit_code, 0) << Describe(again);
   EXPECT_EQ(testing::CountOccurrences(again.err, ": 0 responses added"), 2) << again.err;
   EXPECT_TRUE(testing::ContainsCount(again.err, "0 responses computed")) << again.err;
-  EXPECT_EQ(ReadOutcome(tmp_.path() / "shards2-merged").metrics, expected.metrics);
+  EXPECT_EQ(testing::ReadRunNumbers(tmp_.path() / "shards2-merged").metrics, expected.metrics);
 }
 
 // Adaptive Monte-Carlo: a document's choices decide together, so a document
@@ -167,7 +151,8 @@ TEST_F(ShardTest, AdaptiveDocumentsStayWhole) {
   EXPECT_GE(std::count_if(taken.begin(), taken.end(), [](size_t n) { return n > 0; }), 2) << "one shard took all";
   const auto merged = Merge(ShardStores("shards", 3), {"--output", (tmp_.path() / "merged").string()});
   ASSERT_EQ(merged.exit_code, 0) << Describe(merged);
-  const Outcome expected = ReadOutcome(tmp_.path() / "one"), outcome = ReadOutcome(tmp_.path() / "merged");
+  const testing::RunNumbers expected = testing::ReadRunNumbers(tmp_.path() / "one"),
+                            outcome = testing::ReadRunNumbers(tmp_.path() / "merged");
   EXPECT_EQ(outcome.metrics, expected.metrics);
   EXPECT_EQ(outcome.samples, expected.samples);
 }
@@ -181,11 +166,11 @@ TEST_F(ShardTest, WorkersShareARunAndADeadOneIsRerunAlone) {
   const std::string settings = "mc_num=8,gen_length=16,steps=8,block_length=16";
   const auto one = RunCli(RunArgs("one", tasks, settings));
   ASSERT_EQ(one.exit_code, 0) << Describe(one);
-  const Outcome expected = ReadOutcome(tmp_.path() / "one");
+  const testing::RunNumbers expected = testing::ReadRunNumbers(tmp_.path() / "one");
   const auto two = RunCli(RunArgs("two", tasks, settings, {"--workers", "2"}));
   ASSERT_EQ(two.exit_code, 0) << Describe(two);
   EXPECT_NE(two.err.find("2 workers"), std::string::npos) << two.err;
-  const Outcome outcome = ReadOutcome(tmp_.path() / "two");
+  const testing::RunNumbers outcome = testing::ReadRunNumbers(tmp_.path() / "two");
   EXPECT_EQ(outcome.metrics, expected.metrics);
   EXPECT_EQ(outcome.samples, expected.samples);
 
@@ -243,8 +228,10 @@ TEST_F(ShardTest, WorkersShareARunAndADeadOneIsRerunAlone) {
   ASSERT_EQ(merged.exit_code, 0) << Describe(merged);
   const auto slower_one = RunCli(RunArgs("slower-one", tasks, slower));
   ASSERT_EQ(slower_one.exit_code, 0) << Describe(slower_one);
-  EXPECT_EQ(ReadOutcome(tmp_.path() / "killed").metrics, ReadOutcome(tmp_.path() / "slower-one").metrics);
-  EXPECT_EQ(ReadOutcome(tmp_.path() / "killed").samples, ReadOutcome(tmp_.path() / "slower-one").samples);
+  EXPECT_EQ(testing::ReadRunNumbers(tmp_.path() / "killed").metrics,
+            testing::ReadRunNumbers(tmp_.path() / "slower-one").metrics);
+  EXPECT_EQ(testing::ReadRunNumbers(tmp_.path() / "killed").samples,
+            testing::ReadRunNumbers(tmp_.path() / "slower-one").samples);
 }
 
 TEST_F(ShardTest, MismatchedMissingAndConflictingShardsAreRefused) {

@@ -71,20 +71,6 @@ class SlurmCluster {
   std::string conf_, reason_;
 };
 
-struct Outcome {
-  nlohmann::json metrics;
-  std::map<std::string, std::vector<std::string>> samples;
-};
-
-Outcome ReadOutcome(const std::filesystem::path& out) {
-  Outcome outcome;
-  outcome.metrics = nlohmann::json::parse(ReadFile(testing::LatestResults(out)))["results"];
-  for (const auto& entry : std::filesystem::directory_iterator(out))
-    if (entry.path().filename().string().rfind("samples_", 0) == 0)
-      outcome.samples[entry.path().filename().string()] = ReadLines(entry.path());
-  return outcome;
-}
-
 std::vector<std::string> RunFlags(const std::string& settings) {
   return {"--model",      (SharedDir() / "models" / "mini-llada-llama2").string(),
           "--tasks",      "arc_challenge,gsm8k",
@@ -155,7 +141,8 @@ TEST(SlurmTest, ArrayWithACancelledShardMergesToTheOneProcessRun) {
   EXPECT_NE(log.find("(resumed)"), std::string::npos) << log;
   const auto done = RunCli({"slurm", "status", "--output", out.string()});
   EXPECT_NE(done.out.find("3 of 3 shards done; merged: yes"), std::string::npos) << done.out;
-  const Outcome expected = ReadOutcome(tmp.path() / "one"), merged = ReadOutcome(out);
+  const testing::RunNumbers expected = testing::ReadRunNumbers(tmp.path() / "one"),
+                            merged = testing::ReadRunNumbers(out);
   EXPECT_EQ(merged.metrics, expected.metrics);
   EXPECT_EQ(merged.samples, expected.samples);
 }

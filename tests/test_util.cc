@@ -104,6 +104,15 @@ std::filesystem::path LatestResults(const std::filesystem::path& dir) {
   return latest;
 }
 
+RunNumbers ReadRunNumbers(const std::filesystem::path& output_dir) {
+  RunNumbers numbers;
+  numbers.metrics = nlohmann::json::parse(ReadFile(LatestResults(output_dir)))["results"];
+  for (const auto& entry : std::filesystem::directory_iterator(output_dir))
+    if (entry.path().filename().string().rfind("samples_", 0) == 0)
+      numbers.samples[entry.path().filename().string()] = ReadLines(entry.path());
+  return numbers;
+}
+
 namespace {
 
 // Waits for the child `pid` and reads what it wrote to `out_path` and `err_path`.

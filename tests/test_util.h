@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,15 @@ int CountOccurrences(const std::string& text, const std::string& needle);
 
 // The newest results_*.json in a directory.
 std::filesystem::path LatestResults(const std::filesystem::path& dir);
+
+// What a run's numbers are, as an output directory holds them: the newest
+// results' per-task metrics and every samples_*.jsonl line (sharded and
+// merged runs are compared with one-process runs on these).
+struct RunNumbers {
+  nlohmann::json metrics;
+  std::map<std::string, std::vector<std::string>> samples;  // file name -> lines
+};
+RunNumbers ReadRunNumbers(const std::filesystem::path& output_dir);
 
 // Replay lines (`--model replay:FILE`) answering every MMLU and GSM8K request
 // of `requests_jsonl` (what `llada-eval requests` printed), reading the gold
