@@ -1,7 +1,5 @@
 // llada-eval's entry point. The command line itself (subcommands, default
 // command, exit statuses) is harness/cli/command_line.h.
-#include <unistd.h>
-
 #include <cstdlib>
 
 #include "harness/cli/command_line.h"
@@ -13,13 +11,6 @@ int main(int argc, char** argv) {
   // (the wait policy; the kernel set): a process that will run a model starts
   // itself again, once, with them set (models/torch/cpu_threads.h says which
   // and why) -- never overriding what the user's environment sets.
-  if (llada::RunsModel(args)) {
-    const auto settings = llada::LoadTimeSettings();
-    if (!settings.empty()) {
-      for (const auto& [name, value] : settings) setenv(name.c_str(), value.c_str(), 1);
-      execv("/proc/self/exe", argv);
-      for (const auto& [name, value] : settings) unsetenv(name.c_str());  // exec failed: run as started
-    }
-  }
+  if (llada::RunsModel(args)) llada::RestartWithLoadTimeSettings(argv);
   return llada::RunCommandLine(args);
 }

@@ -37,6 +37,7 @@ struct Worker {
   std::vector<std::string> args;
   std::filesystem::path store, log;
   std::unique_ptr<bp::child> process;
+  std::unique_ptr<Store> opened;  // its store, once the worker has created it (for progress)
   bool done = false;
   int status = 0;  // exit status; -1 when killed by a signal
 };
@@ -89,11 +90,10 @@ int RunWorkers(const EvalOptions& options, const std::vector<std::string>& devic
     int64_t stored = 0;
     for (auto& worker : pool) {
       std::error_code ec;
-      if (std::filesystem::exists(worker.store, ec)) {
-        try {
-          stored += Store::Open(worker.store)->CountRows("request_cache");
-        } catch (const Error&) {  // still being created: counted next time
-        }
+      try {
+        if (!worker.opened && std::filesystem::exists(worker.store, ec)) worker.opened = Store::Open(worker.store);
+        if (worker.opened) stored += worker.opened->CountRows("request_cache");
+      } catch (const Error&) {  // still being created: counted next time
       }
       if (worker.done || worker.process->running()) continue;
       worker.process->wait();

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <thread>
@@ -68,6 +69,14 @@ std::map<std::string, std::string> LoadTimeSettings() {
       settings["OPENBLAS_CORETYPE"] = "Haswell";
   }
   return settings;
+}
+
+void RestartWithLoadTimeSettings(char** argv) {
+  const auto settings = LoadTimeSettings();
+  if (settings.empty()) return;
+  for (const auto& [name, value] : settings) setenv(name.c_str(), value.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  for (const auto& [name, value] : settings) unsetenv(name.c_str());  // exec failed: run as started
 }
 
 }  // namespace llada

@@ -29,4 +29,11 @@ nlohmann::json ApplyCpuThreads(int threads);
 //    40 GFLOP/s for a 1024^3 float32 matmul, 220 with SkylakeX's kernels).
 std::map<std::string, std::string> LoadTimeSettings();
 
+// Starts this program again, once, with LoadTimeSettings() in its
+// environment (never overriding the user's); returns only when nothing needs
+// setting or the exec failed (then the process runs as started). llada-eval's
+// main calls it for commands that run a model, the test binary's always, so
+// both compute with the same kernels.
+void RestartWithLoadTimeSettings(char** argv);
+
 }  // namespace llada
