@@ -233,12 +233,28 @@ std::unique_ptr<ChatTemplate> ResolveChatTemplate(const EvalOptions& options) {
 
 }  // namespace
 
+// Every missing data file of the run in one error, with the command that
+// downloads them, before any task loads.
+void CheckDataPresent(const TaskRegistry& registry, const std::vector<std::string>& tasks, const EvalOptions& options) {
+  std::vector<std::string> missing;
+  for (const auto& name : tasks)
+    for (const auto& file : registry.CreateTask(name)->DataFiles(options.data_dir))
+      if (!file.found)
+        missing.push_back(file.path.string() + ": data file for task " + name + " (split '" + file.split + "')");
+  if (missing.empty()) return;
+  throw UserError(missing.front() + " not found" +
+                  (missing.size() > 1 ? " (and " + std::to_string(missing.size() - 1) + " more data files)" : "") +
+                  "; download them with `llada-eval data fetch --tasks " + Join(options.tasks, ",") + " --data-dir " +
+                  options.data_dir.string() + "` (`llada-eval data status` shows what is there)");
+}
+
 Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
   Plan plan;
   plan.selection = registry.Resolve(options.tasks);
   plan.chat_template = ResolveChatTemplate(options);
   if (options.num_fewshot && *options.num_fewshot < 0) throw UserError("--shots: must be 0 or more");
   if (options.limit && *options.limit < 0) throw UserError("--limit: must be 0 or more");
+  CheckDataPresent(registry, plan.selection.leaf_tasks, options);
   for (const auto& name : plan.selection.leaf_tasks) {
     PlannedTask planned;
     planned.task = registry.CreateTask(name);

@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries the harness links
   libsqlite3-dev libcli11-dev nlohmann-json3-dev libre2-dev libpcre2-dev libssl-dev libutf8proc-dev zlib1g-dev
   libbz2-dev libarchive-dev libgtest-dev libgmock-dev
+  # `llada-eval data fetch`: HTTP(S) downloads
+  libcurl4-openssl-dev
   # the code sandbox: Boost.Process (v1 API, Boost 1.74) launching bubblewrap, running python3
   libboost-dev libboost-filesystem-dev bubblewrap python3 libseccomp-dev
   # fast BLAS for LibTorch on CPU (Debian's default reference BLAS is ~30x slower)

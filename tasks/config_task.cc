@@ -170,11 +170,11 @@ std::vector<DataFileStatus> ConfigTask::DataFiles(const std::filesystem::path& d
       const std::filesystem::path path =
           data_dir / PromptTemplate(candidate.get<std::string>(), origin_ + ": dataset.splits").Render({}, vars_);
       if (status.path.empty()) status.path = path;
+      status.candidates.push_back(path);
       std::error_code ec;
-      if (std::filesystem::is_regular_file(SplitArchiveMember(path).archive, ec)) {
+      if (!status.found && std::filesystem::is_regular_file(SplitArchiveMember(path).archive, ec)) {
         status.path = path;
         status.found = true;
-        break;
       }
     }
     statuses.push_back(status);
@@ -187,8 +187,9 @@ std::vector<Document> ConfigTask::LoadSplit(const std::string& split, const std:
   for (const auto& status : DataFiles(data_dir)) {
     if (status.split != split) continue;
     if (!status.found)
-      throw UserError::InFile(status.path.string(), "", "data file for task " + name_ + " (split '" + split +
-                                                            "') not found; see `llada-eval tasks` for the layout");
+      throw UserError::InFile(status.path.string(), "",
+                              "data file for task " + name_ + " (split '" + split +
+                                  "') not found; `llada-eval data fetch --tasks " + name_ + "` downloads it");
     // A split may name its own loader (BBH's few-shot prompts are text files).
     const auto& dataset = config_.at("dataset");
     std::string loader = dataset.value("loader", "jsonl");

@@ -19,6 +19,7 @@ struct DataFileStatus {
   std::string split;
   std::filesystem::path path;  // the first candidate that exists, else the preferred one
   bool found = false;
+  std::vector<std::filesystem::path> candidates;  // every path the loader accepts, preferred first
 };
 
 // One filter pipeline's outcome on one document.

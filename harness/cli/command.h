@@ -78,6 +78,7 @@ int RunWorkers(const EvalOptions& options, const std::vector<std::string>& devic
                CommandContext& context);
 std::unique_ptr<Command> MakeRequestsCommand();
 std::unique_ptr<Command> MakeTasksCommand();
+std::unique_ptr<Command> MakeDataCommand();
 std::unique_ptr<Command> MakeTokenizeCommand();
 std::unique_ptr<Command> MakeInitModelCommand();
 std::vector<std::unique_ptr<Command>> MakeInspectCommands();  // logits, loglik, generate

@@ -21,6 +21,7 @@ std::vector<std::unique_ptr<Command>> BuiltinCommands() {
   commands.push_back(MakeSlurmCommand());
   commands.push_back(MakeRequestsCommand());
   commands.push_back(MakeTasksCommand());
+  commands.push_back(MakeDataCommand());
   commands.push_back(MakeTokenizeCommand());
   commands.push_back(MakeInitModelCommand());
   for (auto& inspect : MakeInspectCommands()) commands.push_back(std::move(inspect));

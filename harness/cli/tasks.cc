@@ -48,7 +48,10 @@ class TasksCommand : public Command {
     }
     std::cout << "\n"
               << registry.TaskNames().size() << " tasks, " << registry.GroupNames().size() << " groups; " << missing
-              << " data files missing\n";
+              << " data files missing"
+              << (missing ? " (`llada-eval data fetch --tasks <names> --data-dir " + data_dir_ + "` downloads them)"
+                          : "")
+              << "\n";
     return kExitOk;
   }
 
