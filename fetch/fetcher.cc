@@ -69,6 +69,30 @@ void ForEachArchiveFile(const fs::path& path, const std::function<bool(const std
     throw UserError::InFile(path.string(), "", std::string("corrupt archive: ") + archive_error_string(reader.handle));
 }
 
+// Calls `use` for every archive member an unpack rule of `file` wants, with
+// the rule and the member's path under the data directory. Returns the
+// member of the first rule that matched nothing ("" when every rule did).
+std::string ForEachUnpackedMember(
+    const ManifestFile& file, const fs::path& archive,
+    const std::function<void(const std::string&, const UnpackRule*, const std::string&, const std::string&)>& use) {
+  std::set<const UnpackRule*> matched;
+  ForEachArchiveFile(
+      archive,
+      [&](const std::string& name) {
+        std::string target;
+        return MatchRule(file, name, &target) != nullptr;
+      },
+      [&](const std::string& name, const std::string& content) {
+        std::string target;
+        const UnpackRule* rule = MatchRule(file, name, &target);
+        matched.insert(rule);
+        use(name, rule, target, content);
+      });
+  for (const auto& rule : file.unpack)
+    if (!matched.count(&rule)) return rule.member;
+  return "";
+}
+
 std::string HostOf(const std::string& url) {
   const size_t scheme = url.find("://");
   const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
@@ -85,17 +109,9 @@ int64_t SizeOr0(const fs::path& path) {
 }
 
 void Unpack(const ManifestFile& file, const fs::path& data_dir) {
-  std::set<const UnpackRule*> matched;
-  ForEachArchiveFile(
-      data_dir / file.dest,
-      [&](const std::string& name) {
-        std::string target;
-        return MatchRule(file, name, &target) != nullptr;
-      },
-      [&](const std::string& name, const std::string& content) {
-        std::string target;
-        const UnpackRule* rule = MatchRule(file, name, &target);
-        matched.insert(rule);
+  const std::string missing_rule = ForEachUnpackedMember(
+      file, data_dir / file.dest,
+      [&](const std::string& name, const UnpackRule* rule, const std::string& target, const std::string& content) {
         if (!rule->sha256.empty() && Sha256Hex(content) != rule->sha256)
           throw UserError(file.dest + "#" + name + ": sha256 " + Sha256Hex(content) + ", the manifest pins " +
                           rule->sha256 + "; not unpacked");
@@ -103,8 +119,7 @@ void Unpack(const ManifestFile& file, const fs::path& data_dir) {
         fs::create_directories(out.parent_path());
         WriteFileAtomically(out, content);
       });
-  for (const auto& rule : file.unpack)
-    if (!matched.count(&rule)) throw UserError(file.dest + ": the archive has no member '" + rule.member + "'");
+  if (!missing_rule.empty()) throw UserError(file.dest + ": the archive has no member '" + missing_rule + "'");
 }
 
 void DownloadVerified(Downloader& downloader, const ManifestFile& file, const FetchOptions& options,
@@ -206,17 +221,9 @@ FileCheck CheckFile(const ManifestFile& file, const fs::path& data_dir) {
 
   size_t total = 0, missing = 0, differing = 0;
   std::string first_missing, first_differing;
-  std::set<const UnpackRule*> matched;
-  ForEachArchiveFile(
-      dest,
-      [&](const std::string& name) {
-        std::string target;
-        return MatchRule(file, name, &target) != nullptr;
-      },
-      [&](const std::string& name, const std::string& content) {
-        std::string target;
-        const UnpackRule* rule = MatchRule(file, name, &target);
-        matched.insert(rule);
+  const std::string missing_rule = ForEachUnpackedMember(
+      file, dest,
+      [&](const std::string&, const UnpackRule* rule, const std::string& target, const std::string& content) {
         ++total;
         const fs::path out = data_dir / target;
         if (!fs::is_regular_file(out)) {
@@ -225,12 +232,11 @@ FileCheck CheckFile(const ManifestFile& file, const fs::path& data_dir) {
           if (differing++ == 0) first_differing = target;
         }
       });
-  for (const auto& rule : file.unpack)
-    if (!matched.count(&rule)) {
-      check.state = FileCheck::State::kMismatch;
-      check.detail = "the archive has no member '" + rule.member + "'";
-      return check;
-    }
+  if (!missing_rule.empty()) {
+    check.state = FileCheck::State::kMismatch;
+    check.detail = "the archive has no member '" + missing_rule + "'";
+    return check;
+  }
   if (differing > 0) {
     check.state = FileCheck::State::kMismatch;
     check.detail = std::to_string(differing) + " of " + std::to_string(total) +
