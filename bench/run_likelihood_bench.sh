@@ -12,8 +12,10 @@
 #
 # The reference's files are fetched, never committed: get_log_likelihood.py
 # from github.com/ML-GSAI/LLaDA, modeling_llada.py + configuration_llada.py
-# from the Hugging Face repo GSAI-ML/LLaDA-8B-Instruct (a byte-identical copy
-# is in github.com/yinj66/support_basis, "LLaDA-8B-Instruct-B&S-light/").
+# from the Hugging Face repo GSAI-ML/LLaDA-8B-Instruct (the hub is not
+# reachable here: use github.com/charleschen-ml/pa-dllm at 34c6e39, the hub's
+# forward path; yinj66/support_basis's copy is modified and returns NaN).
+# The reference's transformers is 4.46.3 (e.g. on PYTHONPATH).
 # Ours runs from each build directory in BUILDS (default: build/ = Debian's
 # LibTorch 1.13 + OpenBLAS, and build-torch2/ = PyPI's 2.11, the reference's
 # own torch, when it is built).

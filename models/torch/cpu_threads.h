@@ -12,7 +12,8 @@ namespace llada {
 
 // Sets LibTorch's intra-op threads and, where the BLAS in use is OpenBLAS,
 // its threads to `threads` (0: the machine's cores). Returns what is in
-// force, for the run's record: {"threads", "blas_threads" (null when the
+// force, for the run's record: {"threads", "malloc_mmap_threshold" (freed
+// activations stay in the heap for the next pass), "blas_threads" (null when the
 // BLAS has no thread setting), "blas_core" (OpenBLAS's kernel set, else
 // null), "omp_wait_policy" (null: libgomp's default, which spins)}.
 nlohmann::json ApplyCpuThreads(int threads);
