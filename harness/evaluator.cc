@@ -233,6 +233,8 @@ std::unique_ptr<ChatTemplate> ResolveChatTemplate(const EvalOptions& options) {
 
 }  // namespace
 
+namespace {
+
 // Every missing data file of the run in one error, with the command that
 // downloads them, before any task loads.
 void CheckDataPresent(const TaskRegistry& registry, const std::vector<std::string>& tasks, const EvalOptions& options) {
@@ -247,6 +249,8 @@ void CheckDataPresent(const TaskRegistry& registry, const std::vector<std::strin
                   "; download them with `llada-eval data fetch --tasks " + Join(options.tasks, ",") + " --data-dir " +
                   options.data_dir.string() + "` (`llada-eval data status` shows what is there)");
 }
+
+}  // namespace
 
 Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
   Plan plan;

@@ -56,7 +56,7 @@ class DataCommand : public Command {
       const auto selection = context.Tasks().Resolve(SplitList(tasks_));
       files = FilesForTasks(manifest, context.Tasks(), selection.leaf_tasks, data_dir_);
     }
-    return fetch_->parsed() ? Fetch(manifest, files) : Status(manifest, files);
+    return fetch_->parsed() ? Fetch(files) : Status(manifest, files);
   }
 
  private:
@@ -66,7 +66,7 @@ class DataCommand : public Command {
     command->add_option("--manifest", manifest_path_, "Another data manifest (default: configs/data_manifest.json)");
   }
 
-  int Fetch(const Manifest& manifest, const std::vector<const ManifestFile*>& files) {
+  int Fetch(const std::vector<const ManifestFile*>& files) {
     FetchOptions options;
     options.data_dir = data_dir_;
     options.mirror = mirror_.empty() ? EnvOr("LLADA_EVAL_DATA_MIRROR", "") : mirror_;
