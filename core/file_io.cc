@@ -168,4 +168,10 @@ void WriteFileAtomically(const std::filesystem::path& path, const std::string& c
   }
 }
 
+int64_t FileSizeOrZero(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<int64_t>(size);
+}
+
 }  // namespace llada

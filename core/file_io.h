@@ -1,6 +1,7 @@
 // Reading input files, transparently inflating .gz and .bz2.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -18,6 +19,9 @@ struct ArchiveMember {
   std::string member;
 };
 ArchiveMember SplitArchiveMember(const std::filesystem::path& path);
+
+// The file's size in bytes; 0 when it is missing or unreadable.
+int64_t FileSizeOrZero(const std::filesystem::path& path);
 
 // Writes atomically: a temporary sibling renamed over `path`, so a crash never
 // leaves a half-written results file. Throws UserError naming the path.

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/errors.h"
+#include "core/file_io.h"
 
 namespace llada {
 namespace {
@@ -84,12 +85,6 @@ size_t WriteChunk(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
-int64_t FileSize(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  return ec ? 0 : static_cast<int64_t>(size);
-}
-
 }  // namespace
 
 struct Downloader::Impl {
@@ -115,7 +110,7 @@ DownloadResult Downloader::Fetch(const std::string& url, const std::filesystem::
     if (!file) throw UserError::InFile(part.string(), "", "cannot write the download");
     Sink sink;
     sink.file = file;
-    sink.offset = FileSize(part);
+    sink.offset = FileSizeOrZero(part);
     sink.on_bytes = &on_bytes;
     if (attempt == 0) result.resumed_from = sink.offset;
 
@@ -174,8 +169,8 @@ DownloadResult Downloader::Fetch(const std::string& url, const std::filesystem::
       throw UserError("GET " + url + ": " + reason + tries);
     }
     if (options_.log)
-      *options_.log << "data fetch: " << url << ": " << reason << "; retrying in " << delay << " s (" << FileSize(part)
-                    << " bytes kept)\n";
+      *options_.log << "data fetch: " << url << ": " << reason << "; retrying in " << delay << " s ("
+                    << FileSizeOrZero(part) << " bytes kept)\n";
     std::this_thread::sleep_for(std::chrono::duration<double>(delay));
     delay *= 2;
   }

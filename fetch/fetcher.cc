@@ -14,13 +14,6 @@ namespace llada {
 namespace fs = std::filesystem;
 namespace {
 
-bool IsSafeRelative(const std::string& path) {
-  if (path.empty() || path.front() == '/') return false;
-  for (const auto& part : fs::path(path))
-    if (part == "..") return false;
-  return true;
-}
-
 // The rule that unpacks archive member `name`, and where it goes; nullptr
 // when the member is not wanted.
 const UnpackRule* MatchRule(const ManifestFile& file, const std::string& name, std::string* target) {
@@ -28,7 +21,7 @@ const UnpackRule* MatchRule(const ManifestFile& file, const std::string& name, s
     if (rule.IsFolder() ? name.size() > rule.member.size() && name.rfind(rule.member, 0) == 0 : name == rule.member) {
       *target = rule.IsFolder() ? rule.dest + name.substr(rule.member.size()) : rule.dest;
       // A member named "data/dev/../../x" must not escape the data directory.
-      if (!IsSafeRelative(name) || !IsSafeRelative(*target))
+      if (!StaysInsideDataDir(name) || !StaysInsideDataDir(*target))
         throw UserError("archive member '" + name + "' would be written outside the data directory; not unpacked");
       return &rule;
     }
@@ -76,37 +69,36 @@ std::string ForEachUnpackedMember(
     const ManifestFile& file, const fs::path& archive,
     const std::function<void(const std::string&, const UnpackRule*, const std::string&, const std::string&)>& use) {
   std::set<const UnpackRule*> matched;
+  // `wanted` sees each member just before `use` reads it: the match carries over.
+  const UnpackRule* current = nullptr;
+  std::string target;
   ForEachArchiveFile(
       archive,
       [&](const std::string& name) {
-        std::string target;
-        return MatchRule(file, name, &target) != nullptr;
+        current = MatchRule(file, name, &target);
+        return current != nullptr;
       },
       [&](const std::string& name, const std::string& content) {
-        std::string target;
-        const UnpackRule* rule = MatchRule(file, name, &target);
-        matched.insert(rule);
-        use(name, rule, target, content);
+        matched.insert(current);
+        use(name, current, target, content);
       });
   for (const auto& rule : file.unpack)
     if (!matched.count(&rule)) return rule.member;
   return "";
 }
 
-std::string HostOf(const std::string& url) {
+size_t HostStart(const std::string& url) {
   const size_t scheme = url.find("://");
-  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  return scheme == std::string::npos ? 0 : scheme + 3;
+}
+
+std::string HostOf(const std::string& url) {
+  const size_t start = HostStart(url);
   const size_t end = url.find_first_of(":/", start);
   return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
 fs::path PartPath(const fs::path& dest) { return fs::path(dest.string() + ".part"); }
-
-int64_t SizeOr0(const fs::path& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  return ec ? 0 : static_cast<int64_t>(size);
-}
 
 void Unpack(const ManifestFile& file, const fs::path& data_dir) {
   const std::string missing_rule = ForEachUnpackedMember(
@@ -128,12 +120,12 @@ void DownloadVerified(Downloader& downloader, const ManifestFile& file, const Fe
   const fs::path part = PartPath(dest);
   fs::create_directories(dest.parent_path());
   // Bytes past the pinned size cannot be a prefix of the file: start over.
-  if (file.size && SizeOr0(part) > *file.size) fs::remove(part);
+  if (file.size && FileSizeOrZero(part) > *file.size) fs::remove(part);
   const std::string url = MirroredUrl(file.url, options.mirror);
   const bool send_token = !options.hf_token.empty() && (file.gated || HostOf(file.url) == "huggingface.co");
   const DownloadResult result = downloader.Fetch(url, part, send_token ? options.hf_token : "", on_bytes);
   *bytes_received += result.bytes_received;
-  const int64_t size = SizeOr0(part);
+  const int64_t size = FileSizeOrZero(part);
   const std::string sha256 = Sha256File(part);
   if (sha256 != file.sha256 || (file.size && size != *file.size)) {
     fs::remove(part);
@@ -202,7 +194,7 @@ FileCheck CheckFile(const ManifestFile& file, const fs::path& data_dir) {
     const fs::path part = PartPath(dest);
     if (fs::exists(part)) {
       check.state = FileCheck::State::kPartial;
-      check.detail = std::to_string(SizeOr0(part)) + (file.size ? " of " + std::to_string(*file.size) : "") +
+      check.detail = std::to_string(FileSizeOrZero(part)) + (file.size ? " of " + std::to_string(*file.size) : "") +
                      " bytes downloaded; `data fetch` resumes it";
     } else {
       check.detail = "not downloaded";
@@ -249,13 +241,16 @@ FileCheck CheckFile(const ManifestFile& file, const fs::path& data_dir) {
   return check;
 }
 
+std::string UrlPath(const std::string& url) {
+  const size_t path = url.find('/', HostStart(url));
+  return path == std::string::npos ? "/" : url.substr(path);
+}
+
 std::string MirroredUrl(const std::string& url, const std::string& mirror) {
   if (mirror.empty()) return url;
-  const size_t scheme = url.find("://");
-  const size_t path = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
   std::string base = mirror;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + (path == std::string::npos ? "/" : url.substr(path));
+  return base + UrlPath(url);
 }
 
 FetchSummary FetchFiles(const std::vector<const ManifestFile*>& files, const FetchOptions& options,
@@ -275,7 +270,7 @@ FetchSummary FetchFiles(const std::vector<const ManifestFile*>& files, const Fet
       if (!check.archive_ok) {
         ++to_download;
         if (file->size)
-          total_bytes += *file->size - std::min(*file->size, SizeOr0(PartPath(options.data_dir / file->dest)));
+          total_bytes += *file->size - std::min(*file->size, FileSizeOrZero(PartPath(options.data_dir / file->dest)));
       }
       pending.emplace_back(file, check);
     } catch (const UserError& e) {

@@ -34,6 +34,8 @@ const char* StateName(FileCheck::State state);
 // each file it unpacks (against the rule's sha256, else the archive's member).
 FileCheck CheckFile(const ManifestFile& file, const std::filesystem::path& data_dir);
 
+// "https://host:port/a/b?c" -> "/a/b?c" ("/" when there is no path).
+std::string UrlPath(const std::string& url);
 // The URL with its scheme and host replaced by `mirror` ("" keeps it).
 std::string MirroredUrl(const std::string& url, const std::string& mirror);
 

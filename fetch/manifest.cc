@@ -9,14 +9,6 @@
 namespace llada {
 namespace {
 
-// A destination must stay inside the data directory: relative, no "..".
-bool IsSafeRelativePath(const std::string& path) {
-  if (path.empty() || path.front() == '/') return false;
-  for (const auto& part : std::filesystem::path(path))
-    if (part == "..") return false;
-  return true;
-}
-
 bool IsSha256(const std::string& text) {
   if (text.size() != 64) return false;
   for (char c : text)
@@ -66,7 +58,7 @@ ManifestFile ReadFile(const std::string& origin, const nlohmann::json& entry, co
   if (!IsSha256(file.sha256)) field.Fail("sha256", "must be 64 lower-case hex digits");
   file.license = field.String("license");
   file.dest = field.String("dest");
-  if (!IsSafeRelativePath(file.dest)) field.Fail("dest", "must be a relative path without '..'");
+  if (!StaysInsideDataDir(file.dest)) field.Fail("dest", "must be a relative path without '..'");
   if (!entry.contains("size")) field.Fail("size", "missing (null when unknown)");
   if (!entry.at("size").is_null()) {
     if (!entry.at("size").is_number_integer() || entry.at("size").get<int64_t>() < 0)
@@ -87,7 +79,7 @@ ManifestFile ReadFile(const std::string& origin, const nlohmann::json& entry, co
       rule.member = rule_field.String("member");
       rule.dest = rule_field.String("dest");
       rule.sha256 = rule_field.String("sha256", false);
-      if (!IsSafeRelativePath(rule.dest)) rule_field.Fail("dest", "must be a relative path without '..'");
+      if (!StaysInsideDataDir(rule.dest)) rule_field.Fail("dest", "must be a relative path without '..'");
       if (rule.IsFolder() != (rule.dest.back() == '/'))
         rule_field.Fail("dest",
                         "a folder member (ending in '/') maps to a folder dest (ending in '/'), a file to a file");
@@ -104,6 +96,13 @@ ManifestFile ReadFile(const std::string& origin, const nlohmann::json& entry, co
 }
 
 }  // namespace
+
+bool StaysInsideDataDir(const std::string& relative) {
+  if (relative.empty() || relative.front() == '/') return false;
+  for (const auto& part : std::filesystem::path(relative))
+    if (part == "..") return false;
+  return true;
+}
 
 bool ManifestFile::Provides(const std::string& relative) const {
   if (relative == dest) return true;

@@ -38,6 +38,9 @@ struct ManifestFile {
   bool Provides(const std::string& relative) const;
 };
 
+// True when `relative` stays inside the data directory: relative, no "..".
+bool StaysInsideDataDir(const std::string& relative);
+
 struct Manifest {
   std::string origin;  // the file it was read from, for error messages
   std::vector<ManifestFile> files;

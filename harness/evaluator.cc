@@ -237,12 +237,13 @@ namespace {
 
 // Every missing data file of the run in one error, with the command that
 // downloads them, before any task loads.
-void CheckDataPresent(const TaskRegistry& registry, const std::vector<std::string>& tasks, const EvalOptions& options) {
+void CheckDataPresent(const std::vector<std::unique_ptr<Task>>& tasks, const EvalOptions& options) {
   std::vector<std::string> missing;
-  for (const auto& name : tasks)
-    for (const auto& file : registry.CreateTask(name)->DataFiles(options.data_dir))
+  for (const auto& task : tasks)
+    for (const auto& file : task->DataFiles(options.data_dir))
       if (!file.found)
-        missing.push_back(file.path.string() + ": data file for task " + name + " (split '" + file.split + "')");
+        missing.push_back(file.path.string() + ": data file for task " + task->name() + " (split '" + file.split +
+                          "')");
   if (missing.empty()) return;
   throw UserError(missing.front() + " not found" +
                   (missing.size() > 1 ? " (and " + std::to_string(missing.size() - 1) + " more data files)" : "") +
@@ -258,10 +259,13 @@ Plan BuildPlan(const TaskRegistry& registry, const EvalOptions& options) {
   plan.chat_template = ResolveChatTemplate(options);
   if (options.num_fewshot && *options.num_fewshot < 0) throw UserError("--shots: must be 0 or more");
   if (options.limit && *options.limit < 0) throw UserError("--limit: must be 0 or more");
-  CheckDataPresent(registry, plan.selection.leaf_tasks, options);
-  for (const auto& name : plan.selection.leaf_tasks) {
+  std::vector<std::unique_ptr<Task>> tasks;
+  for (const auto& name : plan.selection.leaf_tasks) tasks.push_back(registry.CreateTask(name));
+  CheckDataPresent(tasks, options);
+  for (auto& task : tasks) {
+    const std::string name = task->name();
     PlannedTask planned;
-    planned.task = registry.CreateTask(name);
+    planned.task = std::move(task);
     planned.task->Load(options.data_dir);
     planned.task->SetFewshotSeed(options.fewshot_seed);
     if (options.num_fewshot)

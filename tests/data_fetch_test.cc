@@ -32,9 +32,6 @@ using testing::SourceDir;
 using testing::TempDir;
 using testing::WriteFile;
 
-// The path part of a URL: where the mirror serves it.
-std::string UrlPath(const std::string& url) { return url.substr(url.find('/', url.find("://") + 3)); }
-
 // The bytes ../shared/data holds for a manifest destination (gzipped there
 // when the upstream file is plain); nullopt when it holds other bytes.
 std::optional<std::string> SharedCopy(const std::string& dest, const std::string& sha256) {
