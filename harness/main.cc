@@ -1,16 +1,23 @@
 // llada-eval's entry point. The command line itself (subcommands, default
 // command, exit statuses) is harness/cli/command_line.h.
-#include <cstdlib>
-
 #include "harness/cli/command_line.h"
 #include "models/torch/cpu_threads.h"
 
-int main(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
-  // libgomp and OpenBLAS read some settings once, as they load, before main
-  // (the wait policy; the kernel set): a process that will run a model starts
-  // itself again, once, with them set (models/torch/cpu_threads.h says which
-  // and why) -- never overriding what the user's environment sets.
-  if (llada::RunsModel(args)) llada::RestartWithLoadTimeSettings(argv);
-  return llada::RunCommandLine(args);
+namespace {
+
+// libgomp and OpenBLAS read some settings once, as their initializers run,
+// before main (models/torch/cpu_threads.h says which and why). The loader
+// runs this first, so a process that will run a model starts with them --
+// never overriding what the user's environment sets.
+void BeforeLibrariesStart(int argc, char** argv, char** envp) {
+  if (llada::RunsModel({argv + 1, argv + argc})) llada::SetLoadTimeSettings(argv, envp);
 }
+
+// glibc's loader calls the executable's .preinit_array with (argc, argv,
+// envp) after relocating every library and before any library initializer.
+__attribute__((section(".preinit_array"), used)) void (*before_libraries_start)(int, char**,
+                                                                                char**) = BeforeLibrariesStart;
+
+}  // namespace
+
+int main(int argc, char** argv) { return llada::RunCommandLine({argv + 1, argv + argc}); }

@@ -1220,6 +1220,10 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
   } else {
     EXPECT_TRUE(blas == 1 && policy == "PASSIVE") << recorded["cpu_threads"];
   }
+#if defined(__x86_64__)
+  // Denormals flush in every thread of a model-running process.
+  EXPECT_EQ(recorded["cpu_threads"]["flush_denormals"], true) << recorded["cpu_threads"];
+#endif
   // OpenBLAS runs kernels as wide as the CPU's vectors, even where it cannot
   // name the CPU (Debian 12's OpenBLAS falls back to Prescott's on this
   // machine kind: a fifth of the speed).

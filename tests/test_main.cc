@@ -1,13 +1,22 @@
-// The test binary's entry point: gtest's, after the restart llada-eval's own
-// main makes (harness/main.cc), so that tests computing in this process (and
-// the children they fork) use the OpenMP policy and OpenBLAS kernels the
-// command line uses, and their numbers agree with its to the last bit.
+// The test binary's entry point: gtest's, with the load-time settings and
+// OpenBLAS kernels llada-eval's own model-running processes get
+// (harness/main.cc), so that tests computing in this process (and the
+// children they fork) agree with the command line's numbers to the last bit.
 #include <gtest/gtest.h>
 
 #include "models/torch/cpu_threads.h"
 
+namespace {
+
+void BeforeLibrariesStart(int, char** argv, char** envp) { llada::SetLoadTimeSettings(argv, envp); }
+
+__attribute__((section(".preinit_array"), used)) void (*before_libraries_start)(int, char**,
+                                                                                char**) = BeforeLibrariesStart;
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  llada::RestartWithLoadTimeSettings(argv);
+  llada::UseWidestBlasKernels();
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

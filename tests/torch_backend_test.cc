@@ -169,6 +169,33 @@ TEST(LladaTransformerTest, LogitsMatchTheReference) {
   }
 }
 
+// Reading some positions (the last layer then runs only there, its
+// queries included) gives those positions' states from the full pass: a
+// block slice of every row, and a scattered pick over padded rows of
+// different lengths, one row reading nothing.
+TEST(LladaTransformerTest, ReadPositionsHaveTheStatesOfTheFullPass) {
+  LLADA_REQUIRE_SHARED();
+  const auto model = LoadModel("tiny-llada");
+  torch::manual_seed(7);
+  const auto ids = torch::randint(0, 500, {3, 24}, torch::kInt64);
+  auto attention_mask = torch::ones({3, 24}, torch::kInt64);
+  attention_mask[1].slice(0, 20).fill_(0);
+  attention_mask[2].slice(0, 13).fill_(0);
+  const auto full = model->Hidden(ids, attention_mask);
+  const auto block = model->Hidden(ids, attention_mask, std::nullopt, nullptr,
+                                   [](const torch::Tensor& hidden) { return hidden.slice(1, 8, 12); });
+  EXPECT_TRUE(torch::allclose(block, full.slice(1, 8, 12), 1e-5, 1e-6)) << (block - full.slice(1, 8, 12)).abs().max();
+  auto picked = torch::zeros({3, 24}, torch::kBool);
+  picked[0][3] = true;
+  picked[0][23] = true;
+  picked[2].slice(0, 0, 13, 2).fill_(true);  // row 1 reads nothing
+  const auto scattered = model->Hidden(ids, attention_mask, std::nullopt, nullptr,
+                                       [&](const torch::Tensor& hidden) { return hidden.index({picked}); });
+  ASSERT_EQ(scattered.size(0), 9);
+  EXPECT_TRUE(torch::allclose(scattered, full.index({picked}), 1e-5, 1e-6))
+      << (scattered - full.index({picked})).abs().max();
+}
+
 TEST(LladaAlgorithmsTest, ForwardProcessDrawsTheReferenceMasks) {
   LLADA_REQUIRE_SHARED();
   const auto golden = LoadJson(SharedDir() / "golden" / "tiny-llada" / "golden.json").at("get_log_likelihood");

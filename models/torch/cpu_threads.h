@@ -4,37 +4,47 @@
 // CPU it runs on. A plain header: callers need no torch include.
 #pragma once
 
-#include <map>
 #include <nlohmann/json.hpp>
-#include <string>
 
 namespace llada {
 
 // Sets LibTorch's intra-op threads and, where the BLAS in use is OpenBLAS,
-// its threads to `threads` (0: the machine's cores). Returns what is in
-// force, for the run's record: {"threads", "malloc_mmap_threshold" (freed
-// activations stay in the heap for the next pass), "blas_threads" (null when the
-// BLAS has no thread setting), "blas_core" (OpenBLAS's kernel set, else
-// null), "omp_wait_policy" (null: libgomp's default, which spins)}.
+// its threads to `threads` (0: the machine's cores), after
+// UseWidestBlasKernels. Returns what is in force, for the run's record:
+// {"threads", "malloc_mmap_threshold" (freed activations stay in the heap
+// for the next pass), "blas_threads" (null when the BLAS has no thread
+// setting), "blas_core" (OpenBLAS's kernel set, else null),
+// "omp_wait_policy" (null: libgomp's default, which spins),
+// "flush_denormals" (SetLoadTimeSettings ran)}.
 nlohmann::json ApplyCpuThreads(int threads);
 
-// The environment a model-running process should have been started with:
-// settings libgomp and OpenBLAS read once, as they load (before main), so
-// only a restart applies them. Empty when the process is fine as it is. With
-// OpenBLAS loaded and the user's environment silent on them:
-//  - OMP_WAIT_POLICY=PASSIVE: LibTorch's OpenMP workers otherwise spin
-//    between parallel regions and take the cores from OpenBLAS's threads;
-//  - OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2 + FMA) when
-//    OpenBLAS fell back to generic kernels on a CPU it does not know
-//    (Debian 12's 0.3.21 takes this Sapphire Rapids VM for a Prescott:
-//    40 GFLOP/s for a 1024^3 float32 matmul, 220 with SkylakeX's kernels).
-std::map<std::string, std::string> LoadTimeSettings();
+// Settings that libgomp and OpenBLAS read once, as their initializers run,
+// and the floating-point mode the threads they start inherit. Called from
+// the executable's .preinit_array with (argv, envp) (harness/main.cc,
+// tests/test_main.cc): the dynamic loader runs it after mapping every library
+// and before any library's initializer. Never overrides the user's
+// environment. Touches nothing that needs initializing (no LibTorch, no
+// OpenBLAS calls).
+//  - OMP_WAIT_POLICY=PASSIVE where OpenBLAS is loaded: LibTorch's OpenMP
+//    workers otherwise spin between parallel regions and take the cores
+//    from OpenBLAS's threads (MMLU-shape, 2 threads: 4.0 s passive, 9.6 s
+//    spinning). libc's own initializer puts the environment back as the
+//    process got it, so the process starts again with the variable added,
+//    at once: before any library ran code, that costs the mapping (~20 ms),
+//    not LibTorch's start-up (~0.5 s, what the restart from main cost).
+//  - denormal floats flushed to zero (x86's FTZ and DAZ): a random model's
+//    attention puts probabilities below 1e-38 into the next matmul, where
+//    every denormal operand costs a microcode assist (MMLU-shape: 4.6 s of
+//    model time without, 3.5 s with); a value that small changes no sum it
+//    joins.
+void SetLoadTimeSettings(char** argv, char** envp);
 
-// Starts this program again, once, with LoadTimeSettings() in its
-// environment (never overriding the user's); returns only when nothing needs
-// setting or the exec failed (then the process runs as started). llada-eval's
-// main calls it for commands that run a model, the test binary's always, so
-// both compute with the same kernels.
-void RestartWithLoadTimeSettings(char** argv);
+// OpenBLAS's kernels as wide as the CPU's vectors: SkylakeX's (AVX-512) or
+// Haswell's (AVX2 + FMA) when OpenBLAS fell back to narrower ones on a CPU
+// it does not know (Debian 12's 0.3.21 takes this Sapphire Rapids VM for a
+// Prescott: 52 GFLOP/s for a 1024^3 float32 matmul, 223 with SkylakeX's),
+// unless OPENBLAS_CORETYPE is set. Switches in place, through OpenBLAS's own
+// start-up path; call before any other thread multiplies matrices.
+void UseWidestBlasKernels();
 
 }  // namespace llada

@@ -71,6 +71,39 @@ torch::Tensor RotateHalf(const torch::Tensor& x) {
   return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
 }
 
+// The last layer's attention at the positions `read` picks, [N, hidden] or
+// [B', n, hidden] as `read` shapes them: `read` applied to each position's row
+// number says which row each picked query belongs to (boolean indexing keeps
+// row-major order, so each row's queries are consecutive).
+torch::Tensor AttendWhereRead(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                              const PositionReader& read,
+                              const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&,
+                                                                const torch::Tensor&, const torch::Tensor&)>& attend) {
+  const int64_t batch = q.size(0), length = q.size(2);
+  const auto options = torch::TensorOptions().dtype(torch::kInt64).device(q.device());
+  const auto row_of = read(torch::arange(batch, options).view({batch, 1}).expand({batch, length}));
+  const auto picked = read(q.transpose(1, 2));  // [B', n, H, hd] or [N, H, hd]
+  if (row_of.dim() == 2) {                      // a slice: the same positions in each row read
+    const auto rows = row_of.select(1, 0);
+    return attend(picked.transpose(1, 2), k.index_select(0, rows), v.index_select(0, rows), rows)
+        .transpose(1, 2)
+        .flatten(2);
+  }
+  std::vector<torch::Tensor> parts;
+  const auto counts = torch::bincount(row_of, {}, batch).cpu();
+  int64_t start = 0;
+  for (int64_t row = 0; row < batch; ++row) {
+    const int64_t count = counts[row].item<int64_t>();
+    if (count == 0) continue;
+    const auto rows = torch::full({1}, row, options);
+    const auto queries = picked.narrow(0, start, count).transpose(0, 1).unsqueeze(0);  // [1, H, n, hd]
+    parts.push_back(attend(queries, k.narrow(0, row, 1), v.narrow(0, row, 1), rows).squeeze(0).transpose(0, 1));
+    start += count;
+  }
+  if (parts.empty()) return picked.flatten(1);  // nothing read
+  return torch::cat(parts).flatten(1);
+}
+
 }  // namespace
 
 torch::Tensor Transformer::Head(const torch::Tensor& hidden) const {
@@ -194,26 +227,42 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
       k = k.repeat_interleave(heads / kv_heads, 1);
       v = v.repeat_interleave(heads / kv_heads, 1);
     }
+    // Attention of queries [b, H, n, hd] over keys and values [b, H, S, hd]
+    // of the batch rows `rows` (undefined: every row, in order).
+    auto attend = [&](const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
+                      const torch::Tensor& rows) {
+      auto of_rows = [&](const torch::Tensor& t) {
+        return !rows.defined() || t.size(0) == 1 ? t : t.index_select(0, rows);
+      };
 #if LLADA_HAVE_SDPA
-    (void)scale;
-    const c10::optional<at::Tensor> sdpa_mask = allowed ? c10::optional<at::Tensor>(*allowed) : c10::nullopt;
-    auto attended = at::scaled_dot_product_attention(q, k, v, sdpa_mask, 0.0, sdpa_causal)
-                        .transpose(1, 2)
-                        .reshape({batch, length, config_.hidden_size});
+      (void)scale;
+      const c10::optional<at::Tensor> sdpa_mask = allowed ? c10::optional<at::Tensor>(of_rows(*allowed)) : c10::nullopt;
+      return at::scaled_dot_product_attention(queries, keys, values, sdpa_mask, 0.0, sdpa_causal);
 #else
-    // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
-    const auto scores = config_.causal ? torch::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim))
-                                       : torch::matmul(q * scale, k.transpose(2, 3));
-    auto logits32 = scores.to(torch::kFloat32);
-    if (bias.defined()) logits32 = logits32 + bias;
-    const auto probs = torch::softmax(logits32, -1).to(q.scalar_type());
-    auto attended = torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, config_.hidden_size});
+      // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
+      const auto scores = config_.causal
+                              ? torch::matmul(queries, keys.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim))
+                              : torch::matmul(queries * scale, keys.transpose(2, 3));
+      auto logits32 = scores.to(torch::kFloat32);
+      if (bias.defined()) logits32 = logits32 + of_rows(bias);
+      return torch::matmul(torch::softmax(logits32, -1).to(queries.scalar_type()), values);
 #endif
-    // Past the last attention nothing mixes positions: the rest of the pass
-    // runs only where the caller reads.
+    };
+    torch::Tensor attended;
     if (last && read) {
-      attended = read(attended);
+      // Past the last attention nothing mixes positions: the rest of the pass
+      // runs only where the caller reads. A bidirectional model's last
+      // attention needs every key and value, but queries only there (one per
+      // row of an MMLU-shape likelihood pass) -- in float32, where a query's
+      // result does not depend on how many others share its matmul beyond
+      // the last bit; in bfloat16 it does (0.5 % on a tiny LLaDA's
+      // likelihood, LibTorch 1.13's CPU kernels), so there every query runs.
+      attended = config_.causal || dtype_ != torch::kFloat32
+                     ? read(attend(q, k, v, {}).transpose(1, 2).reshape({batch, length, -1}))
+                     : AttendWhereRead(q, k, v, read, attend);
       x = read(x);
+    } else {
+      attended = attend(q, k, v, {}).transpose(1, 2).reshape({batch, length, config_.hidden_size});
     }
     x = x + torch::nn::functional::linear(attended, layer.o);
     const auto f = RmsNorm(x, layer.ffn_norm);
