@@ -27,15 +27,16 @@ nlohmann::json ApplyCpuThreads(int threads);
 // OpenBLAS calls).
 //  - OMP_WAIT_POLICY=PASSIVE where OpenBLAS is loaded: LibTorch's OpenMP
 //    workers otherwise spin between parallel regions and take the cores
-//    from OpenBLAS's threads (MMLU-shape, 2 threads: 4.0 s passive, 9.6 s
-//    spinning). libc's own initializer puts the environment back as the
-//    process got it, so the process starts again with the variable added,
-//    at once: before any library ran code, that costs the mapping (~20 ms),
-//    not LibTorch's start-up (~0.5 s, what the restart from main cost).
+//    from OpenBLAS's threads (an MMLU-shape run, 2 threads: 4.0-4.2 s passive,
+//    9.6-9.9 s spinning). libc's own initializer puts the environment back as the
+//    process got it, so the process starts again at once with the variable
+//    added: before any library ran code, that costs the loader's
+//    relocations (~0.3 s for Debian's LibTorch and its 294 libraries), not
+//    LibTorch's start-up as well (~0.55 s, what the restart from main cost).
 //  - denormal floats flushed to zero (x86's FTZ and DAZ): a random model's
 //    attention puts probabilities below 1e-38 into the next matmul, where
-//    every denormal operand costs a microcode assist (MMLU-shape: 4.6 s of
-//    model time without, 3.5 s with); a value that small changes no sum it
+//    every denormal operand costs a microcode assist (MMLU-shape model
+//    time: 4.5-4.9 s without, 3.5-3.7 s with); a value that small changes no sum it
 //    joins.
 void SetLoadTimeSettings(char** argv, char** envp);
 
