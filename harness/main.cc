@@ -10,7 +10,7 @@ namespace {
 // runs this first, so a process that will run a model starts with them --
 // never overriding what the user's environment sets.
 void BeforeLibrariesStart(int argc, char** argv, char** envp) {
-  if (llada::RunsModel({argv + 1, argv + argc})) llada::SetLoadTimeSettings(argv, envp);
+  if (llada::RunsModel({argv + 1, argv + argc})) llada::SetLoadTimeSettings(argv, envp, llada::CoreSharing::kAlone);
 }
 
 // glibc's loader calls the executable's .preinit_array with (argc, argv,

@@ -1,5 +1,6 @@
 // End-to-end: the llada-eval binary as a user runs it, on the real benchmark
 // files (../shared/data) and on the samples that ship with the project.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <boost/process/search_path.hpp>
@@ -1182,14 +1183,19 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
 // unknown or unavailable devices and dtypes the CPU cannot compute are clear
 // user errors before any work; bfloat16 runs and stays near the float32
 // reference; the run record says what ran.
-// --threads sets LibTorch's and OpenBLAS's threads alike, under the passive
-// OpenMP wait policy the process starts itself with (unless the user chose
-// one), and the run records what was in force.
+// --threads sets LibTorch's threads, and OpenBLAS's where OpenBLAS
+// multiplies; where LibTorch's BLAS is OpenBLAS and oneDNN is loaded
+// (Debian's LibTorch), oneDNN multiplies on LibTorch's pool and OpenBLAS's
+// stays at one thread. The passive OpenMP wait policy is set only where two
+// pools would compete (unless the user chose one); estimates do not depend on
+// who multiplies beyond float32 rounding; the run records what was in force.
 TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
   LLADA_REQUIRE_SHARED();
   testing::TempDir tmp;
+  // The test process runs under the passive policy (tests/test_main.cc): its
+  // children start without one, as from a shell.
   auto run = [&](const std::string& label, const std::vector<std::string>& extra,
-                 const std::map<std::string, std::string>& env) {
+                 std::map<std::string, std::string> env) {
     std::vector<std::string> args = {"run",
                                      "--model",
                                      (SharedDir() / "models" / "mini-llada-llama2").string(),
@@ -1201,34 +1207,58 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
                                      (SharedDir() / "data").string(),
                                      "--model-args",
                                      "mc_num=1",
+                                     "--log-samples",
                                      "--output",
                                      (tmp.path() / label).string()};
     args.insert(args.end(), extra.begin(), extra.end());
+    env.emplace("OMP_WAIT_POLICY", testing::kUnset);
+    env.emplace("LLADA_EVAL_CPU_GEMM", testing::kUnset);
     return testing::RunCli(args, env);
   };
+  auto config = [&](const std::string& label) {
+    return nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / label)))["config"]["cpu_threads"];
+  };
+  auto loglikelihoods = [&](const std::string& label) {
+    std::vector<double> values;
+    for (const auto& line : testing::ReadLines(tmp.path() / label / "samples_mmlu_abstract_algebra.jsonl")) {
+      const auto sample = nlohmann::json::parse(line);
+      for (const auto& response : sample.at("responses")) values.push_back(response.at("loglikelihood").get<double>());
+    }
+    return values;
+  };
+  const bool openblas = dlsym(RTLD_DEFAULT, "openblas_set_num_threads") != nullptr;
+  const bool onednn = openblas && dlsym(RTLD_DEFAULT, "dnnl_sgemm") != nullptr;
+
   const auto one = run("one", {"--threads", "1"}, {});
   ASSERT_EQ(one.exit_code, 0) << Describe(one);
-  const auto recorded = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / "one")))["config"];
-  EXPECT_EQ(recorded["cpu_threads"]["threads"], 1) << recorded["cpu_threads"];
-  // OpenBLAS (Debian's set-up) takes the same count and gets the passive
-  // policy beside it; a BLAS without a thread setting of its own (PyPI's
-  // LibTorch: MKL on libgomp's pool) records null and keeps libgomp's default.
-  const auto& blas = recorded["cpu_threads"]["blas_threads"];
-  const auto& policy = recorded["cpu_threads"]["omp_wait_policy"];
-  if (blas.is_null()) {
-    EXPECT_TRUE(policy.is_null()) << recorded["cpu_threads"];
+  EXPECT_EQ(config("one")["threads"], 1) << config("one");
+  const auto two = run("two", {"--threads", "2"}, {});
+  ASSERT_EQ(two.exit_code, 0) << Describe(two);
+  const auto recorded = config("two");
+  EXPECT_EQ(recorded["threads"], 2) << recorded;
+  EXPECT_EQ(recorded["gemm"], onednn ? "onednn" : "libtorch") << recorded;
+  // A BLAS without a thread setting of its own (PyPI's LibTorch: MKL on
+  // libgomp's pool) records null.
+  if (openblas) {
+    EXPECT_EQ(recorded["blas_threads"], onednn ? 1 : 2) << recorded;
   } else {
-    EXPECT_TRUE(blas == 1 && policy == "PASSIVE") << recorded["cpu_threads"];
+    EXPECT_TRUE(recorded["blas_threads"].is_null()) << recorded;
+  }
+  const bool pools_compete = openblas && !onednn;
+  if (pools_compete) {
+    EXPECT_EQ(recorded["omp_wait_policy"], "PASSIVE") << recorded;
+  } else {
+    EXPECT_TRUE(recorded["omp_wait_policy"].is_null()) << recorded;
   }
 #if defined(__x86_64__)
   // Denormals flush in every thread of a model-running process.
-  EXPECT_EQ(recorded["cpu_threads"]["flush_denormals"], true) << recorded["cpu_threads"];
+  EXPECT_EQ(recorded["flush_denormals"], true) << recorded;
 #endif
   // OpenBLAS runs kernels as wide as the CPU's vectors, even where it cannot
   // name the CPU (Debian 12's OpenBLAS falls back to Prescott's on this
   // machine kind: a fifth of the speed).
-  const auto& core = recorded["cpu_threads"]["blas_core"];
-  if (!blas.is_null() && !std::getenv("OPENBLAS_CORETYPE")) {
+  const auto& core = recorded["blas_core"];
+  if (openblas && !std::getenv("OPENBLAS_CORETYPE")) {
     __builtin_cpu_init();
     const std::set<std::string> avx512_cores = {"SkylakeX", "Cooperlake", "SapphireRapids"};
     std::set<std::string> avx2_cores = {"Haswell", "Zen"};
@@ -1240,11 +1270,28 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
       EXPECT_TRUE(core.is_string() && avx2_cores.count(core.get<std::string>())) << core;
     }
   }
+  // LibTorch's own products on request: OpenBLAS's pool then takes the
+  // threads, beside the passive policy; the estimates agree to rounding.
+  const auto own = run("libtorch", {"--threads", "2"}, {{"LLADA_EVAL_CPU_GEMM", "libtorch"}});
+  ASSERT_EQ(own.exit_code, 0) << Describe(own);
+  EXPECT_EQ(config("libtorch")["gemm"], "libtorch");
+  if (openblas) {
+    EXPECT_EQ(config("libtorch")["blas_threads"], 2) << config("libtorch");
+    EXPECT_EQ(config("libtorch")["omp_wait_policy"], "PASSIVE") << config("libtorch");
+  }
+  const auto ours = loglikelihoods("two"), theirs = loglikelihoods("libtorch");
+  ASSERT_EQ(ours.size(), 8u);
+  ASSERT_EQ(theirs.size(), ours.size());
+  for (size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], theirs[i], 1e-5 * std::abs(theirs[i])) << i;
+  const auto unknown = run("unknown", {}, {{"LLADA_EVAL_CPU_GEMM", "mkl"}});
+  EXPECT_EQ(unknown.exit_code, 2) << Describe(unknown);
+  EXPECT_NE(unknown.err.find("LLADA_EVAL_CPU_GEMM=mkl"), std::string::npos) << unknown.err;
+
   const auto chosen = run("chosen", {}, {{"OMP_WAIT_POLICY", "active"}});
   ASSERT_EQ(chosen.exit_code, 0) << Describe(chosen);
-  const auto by_user = nlohmann::json::parse(testing::ReadFile(LatestResults(tmp.path() / "chosen")))["config"];
-  EXPECT_EQ(by_user["cpu_threads"]["omp_wait_policy"], "active");
-  EXPECT_GE(by_user["cpu_threads"]["threads"].get<int>(), 1);
+  const auto by_user = config("chosen");
+  EXPECT_EQ(by_user["omp_wait_policy"], "active");
+  EXPECT_GE(by_user["threads"].get<int>(), 1);
   const auto zero = run("zero", {"--threads", "0"}, {});
   EXPECT_EQ(zero.exit_code, 2) << Describe(zero);
   EXPECT_NE(zero.err.find("--threads"), std::string::npos) << zero.err;

@@ -8,7 +8,12 @@
 
 namespace {
 
-void BeforeLibrariesStart(int, char** argv, char** envp) { llada::SetLoadTimeSettings(argv, envp); }
+// ctest runs test binaries side by side (-j): OpenMP workers that spin
+// would take each other's cores, so tests and the llada-eval processes they
+// start (which inherit the policy) wait passively.
+void BeforeLibrariesStart(int, char** argv, char** envp) {
+  llada::SetLoadTimeSettings(argv, envp, llada::CoreSharing::kOthers);
+}
 
 __attribute__((section(".preinit_array"), used)) void (*before_libraries_start)(int, char**,
                                                                                 char**) = BeforeLibrariesStart;

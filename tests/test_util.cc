@@ -141,7 +141,8 @@ CliResult RunCli(const std::vector<std::string>& args, const std::map<std::strin
     const std::string entry = *e;
     if (!env.count(entry.substr(0, entry.find('=')))) env_storage.push_back(entry);
   }
-  for (const auto& [key, value] : env) env_storage.push_back(key + "=" + value);
+  for (const auto& [key, value] : env)
+    if (value != kUnset) env_storage.push_back(key + "=" + value);
   std::vector<char*> argv, envp;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -72,8 +72,10 @@ struct CliResult {
 // Exit status, signal, stdout and stderr, for failure messages.
 std::string Describe(const CliResult& result);
 
-// Runs build/llada-eval with `args`; `env` entries are added to the environment;
-// `input` is its standard input.
+// Runs build/llada-eval with `args`; `env` entries are added to the environment
+// (replacing the test's own; kUnset removes the variable); `input` is its
+// standard input.
+inline const std::string kUnset = std::string(1, '\0');
 CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
                  const std::string& input = "");
 

@@ -7,22 +7,44 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "core/errors.h"
 
 namespace llada {
 
 namespace {
 
-// OpenBLAS's entry points, found at run time: the BLAS is whatever
-// libblas.so.3 points to (Debian's alternatives); null for another BLAS.
+// A library's entry point, found at run time: the BLAS is whatever
+// libblas.so.3 points to (Debian's alternatives), oneDNN is there only where
+// LibTorch links it; null where the process has no such symbol.
 template <typename Function>
-Function* OpenBlas(const char* name) {
+Function* Symbol(const char* name) {
   return reinterpret_cast<Function*>(dlsym(RTLD_DEFAULT, name));
 }
 
+bool HasOpenBlas() { return Symbol<void(int)>("openblas_set_num_threads") != nullptr; }
+
+// A variable's value in an environment block: getenv's answer before libc
+// has set the process's environment up.
+const char* EnvValue(char** envp, std::string_view name) {
+  for (char** entry = envp; *entry; ++entry)
+    if (std::strncmp(*entry, name.data(), name.size()) == 0 && (*entry)[name.size()] == '=')
+      return *entry + name.size() + 1;
+  return nullptr;
+}
+
+// oneDNN's sgemm where it should multiply (CpuSgemm); `choice` is
+// LLADA_EVAL_CPU_GEMM's value, or null.
+SgemmFunction* FindOneDnnSgemm(const char* choice) {
+  if (choice && std::string_view(choice) == "libtorch") return nullptr;
+  return HasOpenBlas() ? Symbol<SgemmFunction>("dnnl_sgemm") : nullptr;
+}
+
 nlohmann::json OpenBlasCore() {
-  auto* corename = OpenBlas<char*()>("openblas_get_corename");
+  auto* corename = Symbol<char*()>("openblas_get_corename");
   return corename ? nlohmann::json(corename()) : nlohmann::json(nullptr);
 }
 
@@ -49,23 +71,29 @@ bool FlushesDenormals() {
 #endif
 }
 
-void SetLoadTimeSettings(char** argv, char** envp) {
-  // The environment as given: libc's initializer, which runs after this,
-  // resets the process's environment to it, so a variable set here would
-  // never reach libgomp.
-  std::vector<char*> env;
-  bool has_policy = false;
-  for (char** entry = envp; *entry; ++entry) {
-    env.push_back(*entry);
-    if (std::strncmp(*entry, "OMP_WAIT_POLICY=", 16) == 0) has_policy = true;
-  }
-  // Only where OpenBLAS is loaded: its pool is the one LibTorch's workers
-  // would spin against. (Every library is mapped and relocated by now, none
-  // started: looking a symbol up is safe, calling OpenBLAS is not.)
-  if (!has_policy && OpenBlas<void(int)>("openblas_set_num_threads")) {
-    // Start again with the policy added. No library has run any code yet,
-    // so this costs the loader's relocations (~0.3 s with Debian's
-    // LibTorch), not LibTorch's start-up as well.
+SgemmFunction* CpuSgemm() {
+  static SgemmFunction* const sgemm = [] {
+    const char* choice = std::getenv("LLADA_EVAL_CPU_GEMM");
+    if (choice && std::string_view(choice) != "onednn" && std::string_view(choice) != "libtorch")
+      throw UserError(std::string("LLADA_EVAL_CPU_GEMM=") + choice + ": expected onednn or libtorch");
+    return FindOneDnnSgemm(choice);
+  }();
+  return sgemm;
+}
+
+void SetLoadTimeSettings(char** argv, char** envp, CoreSharing sharing) {
+  // Only where OpenMP workers would spin against another pool or process.
+  // (Every library is mapped and relocated by now, none started: looking a
+  // symbol up is safe, calling a library is not.)
+  const bool pools_compete = HasOpenBlas() && !FindOneDnnSgemm(EnvValue(envp, "LLADA_EVAL_CPU_GEMM"));
+  if (!EnvValue(envp, "OMP_WAIT_POLICY") && (sharing == CoreSharing::kOthers || pools_compete)) {
+    // libc's initializer, which runs after this, resets the process's
+    // environment to the one given, so a variable set here would never reach
+    // libgomp: start again with the policy added. No library has run any
+    // code yet, so this costs the loader's relocations (~0.3 s with
+    // Debian's LibTorch), not LibTorch's start-up as well.
+    std::vector<char*> env;
+    for (char** entry = envp; *entry; ++entry) env.push_back(*entry);
     static char passive[] = "OMP_WAIT_POLICY=PASSIVE";
     env.push_back(passive);
     env.push_back(nullptr);
@@ -82,8 +110,8 @@ void SetLoadTimeSettings(char** argv, char** envp) {
 
 void UseWidestBlasKernels() {
   const nlohmann::json core = OpenBlasCore();
-  auto* quit = OpenBlas<void()>("gotoblas_dynamic_quit");
-  auto* init = OpenBlas<void()>("gotoblas_dynamic_init");
+  auto* quit = Symbol<void()>("gotoblas_dynamic_quit");
+  auto* init = Symbol<void()>("gotoblas_dynamic_init");
   if (!core.is_string() || !quit || !init || std::getenv("OPENBLAS_CORETYPE")) return;
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -109,11 +137,13 @@ nlohmann::json ApplyCpuThreads(int threads) {
   const int count = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(count);
   // OpenBLAS keeps a pool of its own, sized by its own setting; LibTorch
-  // does not touch it.
+  // does not touch it. Where oneDNN multiplies, whatever still reaches
+  // OpenBLAS runs in the calling thread and its pool never wakes.
   nlohmann::json blas_threads = nullptr;
-  if (auto* set = OpenBlas<void(int)>("openblas_set_num_threads")) {
-    set(count);
-    blas_threads = count;
+  if (auto* set = Symbol<void(int)>("openblas_set_num_threads")) {
+    const int blas_count = CpuSgemm() ? 1 : count;
+    set(blas_count);
+    blas_threads = blas_count;
   }
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   // Every forward pass allocates and frees activations of a few MB. Above
@@ -124,6 +154,7 @@ nlohmann::json ApplyCpuThreads(int threads) {
   const bool heap_reuse = mallopt(M_MMAP_THRESHOLD, kHeapBlockLimit) == 1 && mallopt(M_TRIM_THRESHOLD, kHeapKeep) == 1;
   return {{"threads", at::get_num_threads()},
           {"malloc_mmap_threshold", heap_reuse ? nlohmann::json(kHeapBlockLimit) : nlohmann::json(nullptr)},
+          {"gemm", CpuSgemm() ? "onednn" : "libtorch"},
           {"blas_threads", blas_threads},
           {"blas_core", OpenBlasCore()},
           {"omp_wait_policy", policy ? nlohmann::json(policy) : nlohmann::json(nullptr)},

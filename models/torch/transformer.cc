@@ -1,10 +1,13 @@
 #include "models/torch/transformer.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 #include <limits>
 
 #include "core/errors.h"
 #include "models/model.h"
+#include "models/torch/cpu_threads.h"
 
 // LibTorch 2.x has at::scaled_dot_product_attention (flash and memory-efficient
 // kernels on CUDA); 1.13 lacks it, and there the eager path below runs.
@@ -66,6 +69,62 @@ torch::Tensor Transformer::RmsNorm(const torch::Tensor& x, const torch::Tensor& 
 
 namespace {
 
+// Whether CpuSgemm multiplies `t`'s float32 matrices.
+bool OnCpuSgemm(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && CpuSgemm() != nullptr;
+}
+
+void CheckSgemm(int status) {
+  if (status != 0) throw InternalError("oneDNN's sgemm failed with status " + std::to_string(status));
+}
+
+// torch::nn::functional::linear: x [..., in] times weight [out, in]
+// transposed, plus bias.
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {}) {
+  if (!OnCpuSgemm(x) || !weight.is_contiguous()) return torch::nn::functional::linear(x, weight, bias);
+  const auto input = x.contiguous();
+  const int64_t in = weight.size(1), out = weight.size(0), rows = input.numel() / in;
+  auto sizes = input.sizes().vec();
+  sizes.back() = out;
+  // With a bias, C starts as a copy of the bias and the product is added to it
+  // (beta 1), as addmm does. (A copy: expand(...).contiguous() of one row
+  // would be the bias itself.)
+  auto result = torch::empty(sizes, input.options());
+  if (bias.defined()) result.copy_(bias);
+  CheckSgemm(CpuSgemm()('N', 'T', rows, out, in, 1.0f, input.data_ptr<float>(), in, weight.data_ptr<float>(), in,
+                        bias.defined() ? 1.0f : 0.0f, result.data_ptr<float>(), out));
+  return result;
+}
+
+// torch::matmul of a [B, H, n, k] and b [B or 1, H, k, m] (transpose_b: b is
+// [B or 1, H, m, k] and is read transposed), for attention's two products.
+// Strided rows are read in place (a query view [B, n, H, k] transposed is
+// not copied); one single-threaded product per (batch row, head), spread
+// over LibTorch's threads.
+torch::Tensor BatchedMatmul(const torch::Tensor& a, const torch::Tensor& b, bool transpose_b) {
+  const bool in_place = a.dim() == 4 && b.dim() == 4 && a.stride(3) == 1 && b.stride(3) == 1 &&
+                        a.stride(2) >= a.size(3) && b.stride(2) >= b.size(3) && a.size(1) == b.size(1) &&
+                        (b.size(0) == a.size(0) || b.size(0) == 1);
+  if (!OnCpuSgemm(a) || !in_place) return torch::matmul(a, transpose_b ? b.transpose(2, 3) : b);
+  const int64_t batch = a.size(0), heads = a.size(1), n = a.size(2), k = a.size(3);
+  const int64_t m = transpose_b ? b.size(2) : b.size(3);
+  auto result = torch::empty({batch, heads, n, m}, a.options());
+  const float* a_data = a.data_ptr<float>();
+  const float* b_data = b.data_ptr<float>();
+  float* result_data = result.data_ptr<float>();
+  const int64_t b_row_stride = b.size(0) == 1 ? 0 : b.stride(0);
+  at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t row = i / heads, head = i % heads;
+      // Inside a parallel region oneDNN runs on the calling thread.
+      CheckSgemm(CpuSgemm()(
+          'N', transpose_b ? 'T' : 'N', n, m, k, 1.0f, a_data + row * a.stride(0) + head * a.stride(1), a.stride(2),
+          b_data + row * b_row_stride + head * b.stride(1), b.stride(2), 0.0f, result_data + i * n * m, m));
+    }
+  });
+  return result;
+}
+
 torch::Tensor RotateHalf(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
@@ -108,7 +167,7 @@ torch::Tensor AttendWhereRead(const torch::Tensor& q, const torch::Tensor& k, co
 
 torch::Tensor Transformer::Head(const torch::Tensor& hidden) const {
   torch::NoGradGuard no_grad;
-  return torch::nn::functional::linear(hidden, lm_head_).to(torch::kFloat32);
+  return Linear(hidden, lm_head_).to(torch::kFloat32);
 }
 
 torch::Tensor Transformer::Hidden(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
@@ -200,9 +259,9 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
     const Layer& layer = layers_[l];
     const bool last = l + 1 == layers_.size();
     const auto h = RmsNorm(x, layer.attn_norm);
-    auto q = torch::nn::functional::linear(h, layer.q, layer.q_bias);
-    auto k = torch::nn::functional::linear(h, layer.k, layer.k_bias);
-    auto v = torch::nn::functional::linear(h, layer.v, layer.v_bias);
+    auto q = Linear(h, layer.q, layer.q_bias);
+    auto k = Linear(h, layer.k, layer.k_bias);
+    auto v = Linear(h, layer.v, layer.v_bias);
     q = rotate(q.view({batch, length, heads, head_dim}).transpose(1, 2));
     k = rotate(k.view({batch, length, kv_heads, head_dim}).transpose(1, 2));
     v = v.view({batch, length, kv_heads, head_dim}).transpose(1, 2);
@@ -240,12 +299,11 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
       return at::scaled_dot_product_attention(queries, keys, values, sdpa_mask, 0.0, sdpa_causal);
 #else
       // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
-      const auto scores = config_.causal
-                              ? torch::matmul(queries, keys.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim))
-                              : torch::matmul(queries * scale, keys.transpose(2, 3));
+      const auto scores = config_.causal ? BatchedMatmul(queries, keys, true) / std::sqrt(static_cast<double>(head_dim))
+                                         : BatchedMatmul(queries * scale, keys, true);
       auto logits32 = scores.to(torch::kFloat32);
       if (bias.defined()) logits32 = logits32 + of_rows(bias);
-      return torch::matmul(torch::softmax(logits32, -1).to(queries.scalar_type()), values);
+      return BatchedMatmul(torch::softmax(logits32, -1).to(queries.scalar_type()), values, false);
 #endif
     };
     torch::Tensor attended;
@@ -264,11 +322,9 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
     } else {
       attended = attend(q, k, v, {}).transpose(1, 2).reshape({batch, length, config_.hidden_size});
     }
-    x = x + torch::nn::functional::linear(attended, layer.o);
+    x = x + Linear(attended, layer.o);
     const auto f = RmsNorm(x, layer.ffn_norm);
-    x = x + torch::nn::functional::linear(
-                torch::silu(torch::nn::functional::linear(f, layer.gate)) * torch::nn::functional::linear(f, layer.up),
-                layer.down);
+    x = x + Linear(torch::silu(Linear(f, layer.gate)) * Linear(f, layer.up), layer.down);
   }
   return RmsNorm(x, final_norm_);
 }
