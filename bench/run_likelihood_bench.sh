@@ -17,7 +17,7 @@
 # forward path; yinj66/support_basis's copy is modified and returns NaN).
 # The reference's transformers is 4.46.3 (e.g. on PYTHONPATH).
 # Ours runs from each build directory in BUILDS (default: build/ = Debian's
-# LibTorch 1.13 + OpenBLAS, and build-torch2/ = PyPI's 2.11, the reference's
+# LibTorch 1.13, products on oneDNN, and build-torch2/ = PyPI's 2.11, the reference's
 # own torch, when it is built).
 #   REFERENCE_DIR=dir-with-those-3-files REFERENCE_PYTHON=python-with-torch+transformers \
 #     bash bench/run_likelihood_bench.sh   [THREADS="1 2"] [BUILDS="build build-torch2"] [WORKLOADS="mmlu arc arc-adaptive"]
