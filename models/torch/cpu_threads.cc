@@ -90,7 +90,7 @@ void SetLoadTimeSettings(char** argv, char** envp, CoreSharing sharing) {
     // libc's initializer, which runs after this, resets the process's
     // environment to the one given, so a variable set here would never reach
     // libgomp: start again with the policy added. No library has run any
-    // code yet, so this costs the loader's relocations (~0.3 s with
+    // code yet, so this costs the loader's relocations (25-50 ms with
     // Debian's LibTorch), not LibTorch's start-up as well.
     std::vector<char*> env;
     for (char** entry = envp; *entry; ++entry) env.push_back(*entry);

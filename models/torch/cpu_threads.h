@@ -62,7 +62,8 @@ enum class CoreSharing { kAlone, kOthers };
 //    libc's own initializer puts the environment back as the process got
 //    it, so the process starts again at once with the variable added:
 //    before any library ran code, that costs the loader's relocations
-//    (~0.3 s for Debian's LibTorch and its 294 libraries).
+//    (50-105 M cycles by LD_DEBUG=statistics, 25-50 ms here, for Debian's
+//    LibTorch and its 294 libraries), not LibTorch's start-up.
 //  - denormal floats flushed to zero (x86's FTZ and DAZ): a random model's
 //    attention puts probabilities below 1e-38 into the next matmul, where
 //    every denormal operand costs a microcode assist (MMLU-shape model
