@@ -96,34 +96,36 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const 
   return result;
 }
 
-// torch::matmul of a [B, H, n, k] and b [B or 1, H, k, m] (transpose_b: b is
-// [B or 1, H, m, k] and is read transposed), for attention's two products.
+#if !LLADA_HAVE_SDPA
+// torch::matmul of a [B, H, n, k] and b [B, H, k, m] (transpose_b: b is
+// [B, H, m, k] and is read transposed), for attention's two products.
 // Strided rows are read in place (a query view [B, n, H, k] transposed is
 // not copied); one single-threaded product per (batch row, head), spread
 // over LibTorch's threads.
 torch::Tensor BatchedMatmul(const torch::Tensor& a, const torch::Tensor& b, bool transpose_b) {
-  const bool in_place = a.dim() == 4 && b.dim() == 4 && a.stride(3) == 1 && b.stride(3) == 1 &&
-                        a.stride(2) >= a.size(3) && b.stride(2) >= b.size(3) && a.size(1) == b.size(1) &&
-                        (b.size(0) == a.size(0) || b.size(0) == 1);
-  if (!OnCpuSgemm(a) || !in_place) return torch::matmul(a, transpose_b ? b.transpose(2, 3) : b);
+  // Rows of unit stride, each matrix at a fixed offset per (batch row, head).
+  const bool sgemm_layout = a.dim() == 4 && b.dim() == 4 && a.size(0) == b.size(0) && a.size(1) == b.size(1) &&
+                            a.stride(3) == 1 && b.stride(3) == 1 && a.stride(2) >= a.size(3) &&
+                            b.stride(2) >= b.size(3);
+  if (!OnCpuSgemm(a) || !sgemm_layout) return torch::matmul(a, transpose_b ? b.transpose(2, 3) : b);
   const int64_t batch = a.size(0), heads = a.size(1), n = a.size(2), k = a.size(3);
   const int64_t m = transpose_b ? b.size(2) : b.size(3);
   auto result = torch::empty({batch, heads, n, m}, a.options());
   const float* a_data = a.data_ptr<float>();
   const float* b_data = b.data_ptr<float>();
   float* result_data = result.data_ptr<float>();
-  const int64_t b_row_stride = b.size(0) == 1 ? 0 : b.stride(0);
   at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t row = i / heads, head = i % heads;
       // Inside a parallel region oneDNN runs on the calling thread.
       CheckSgemm(CpuSgemm()(
           'N', transpose_b ? 'T' : 'N', n, m, k, 1.0f, a_data + row * a.stride(0) + head * a.stride(1), a.stride(2),
-          b_data + row * b_row_stride + head * b.stride(1), b.stride(2), 0.0f, result_data + i * n * m, m));
+          b_data + row * b.stride(0) + head * b.stride(1), b.stride(2), 0.0f, result_data + i * n * m, m));
     }
   });
   return result;
 }
+#endif  // !LLADA_HAVE_SDPA: LibTorch 2.x attends through scaled_dot_product_attention
 
 torch::Tensor RotateHalf(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
