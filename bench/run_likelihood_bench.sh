@@ -19,8 +19,11 @@
 # Ours runs from each build directory in BUILDS (default: build/ = Debian's
 # LibTorch 1.13, products on oneDNN, and build-torch2/ = PyPI's 2.11, the reference's
 # own torch, when it is built).
+# REPEATS=N runs each side N times, alternating (reference, then ours per
+# build), and reports the medians: single runs on this shared 2-core machine
+# move by 10-20 %.
 #   REFERENCE_DIR=dir-with-those-3-files REFERENCE_PYTHON=python-with-torch+transformers \
-#     bash bench/run_likelihood_bench.sh   [THREADS="1 2"] [BUILDS="build build-torch2"] [WORKLOADS="mmlu arc arc-adaptive"]
+#     bash bench/run_likelihood_bench.sh   [THREADS="1 2"] [BUILDS="build build-torch2"] [WORKLOADS="mmlu arc arc-adaptive"] [REPEATS=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/llada-eval
@@ -29,6 +32,7 @@ shared=${LLADA_EVAL_SHARED:-../shared}
 python=${REFERENCE_PYTHON:-python3}
 upstream=${REFERENCE_DIR:?set REFERENCE_DIR to the directory holding upstream get_log_likelihood.py, modeling_llada.py, configuration_llada.py}
 threads_list=${THREADS:-2 1}
+repeats=${REPEATS:-1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 model=$work/small-llada
@@ -50,24 +54,43 @@ for threads in $threads_list; do
   for line in "${workloads[@]}"; do
     read -r name task shots limit requests mc ref_batch args <<<"$line"
     [[ " ${WORKLOADS:-$name} " == *" $name "* ]] || continue
-    # The reference's run of this request set (the adaptive workload reads the full one).
+    # The reference's runs of this request set (the adaptive workload reads the full one's).
     reference=$work/reference-${requests%.jsonl}-$mc-$ref_batch-$threads.json
-    if [ ! -f "$reference" ]; then
-      OMP_NUM_THREADS=$threads "$python" bench/reference/time_reference_loglik.py --upstream "$upstream" \
-        --checkpoint "$model" --requests "$work/$requests" --mc-num "$mc" --mc-batch "$ref_batch" \
-        --threads "$threads" > "$reference"
-    fi
+    declare -A ours_times=()
+    for repeat in $(seq "$repeats"); do
+      if [ ! -f "$reference.$repeat" ]; then
+        OMP_NUM_THREADS=$threads "$python" bench/reference/time_reference_loglik.py --upstream "$upstream" \
+          --checkpoint "$model" --requests "$work/$requests" --mc-num "$mc" --mc-batch "$ref_batch" \
+          --threads "$threads" > "$reference.$repeat"
+      fi
+      for build in $builds; do
+        out=$work/$name-$threads-$build
+        rm -rf "$out"
+        start=$(date +%s.%N)
+        "$build/llada-eval" run --model "$model" --tasks "$task" --shots "$shots" --limit "$limit" \
+          --data-dir "$shared/data" --model-args "$args" --threads "$threads" --output "$out" --log-samples \
+          >/dev/null 2>"$out.log" || { cat "$out.log"; exit 1; }
+        ours_times[$build]+=" $(echo "$(date +%s.%N) - $start" | bc)"
+      done
+    done
+    # One reference record with the median time (and every run's).
+    python3 - "$reference" "$repeats" <<'PY'
+import json, statistics, sys
+reference, repeats = sys.argv[1], int(sys.argv[2])
+runs = [json.load(open(f"{reference}.{i}")) for i in range(1, repeats + 1)]
+merged = dict(runs[0])
+merged["model_seconds_runs"] = [r["model_seconds"] for r in runs]
+merged["model_seconds"] = statistics.median(merged["model_seconds_runs"])
+merged["matmul_gflops"] = statistics.median(r["matmul_gflops"] for r in runs)
+json.dump(merged, open(reference, "w"))
+PY
     for build in $builds; do
       out=$work/$name-$threads-$build
-      start=$(date +%s.%N)
-      "$build/llada-eval" run --model "$model" --tasks "$task" --shots "$shots" --limit "$limit" \
-        --data-dir "$shared/data" --model-args "$args" --threads "$threads" --output "$out" --log-samples \
-        >/dev/null 2>"$out.log" || { cat "$out.log"; exit 1; }
-      ours=$(echo "$(date +%s.%N) - $start" | bc)
-      python3 - "$out" "$reference" "$work/$requests" "$ours" "$name" "$threads" "$build" <<'PY'
-import json, math, sqlite3, sys
-out, reference_file, requests_file, ours_seconds, name, threads, build = sys.argv[1:]
-ours_seconds = float(ours_seconds)
+      python3 - "$out" "$reference" "$work/$requests" "${ours_times[$build]}" "$name" "$threads" "$build" <<'PY'
+import json, math, sqlite3, statistics, sys
+out, reference_file, requests_file, ours_runs, name, threads, build = sys.argv[1:]
+ours_runs = [float(t) for t in ours_runs.split()]
+ours_seconds = statistics.median(ours_runs)
 reference = json.load(open(reference_file))
 requests = [json.loads(line) for line in open(requests_file)]
 position = {(r["task"], r["doc_index"], r["request_index"]): i for i, r in enumerate(requests)}
@@ -95,7 +118,9 @@ else:
     quality = f"max rel. diff {worst:.1e}"
 print(f"{name:<13} {build:<13} {threads:>7} {ours_seconds:>9.1f} {reference['model_seconds']:>9.1f} "
       f"{reference['model_seconds'] / ours_seconds:>7.2f}x {100 * flops / ours_seconds / peak:>8.1f}% "
-      f"{100 * reference['flops'] / reference['model_seconds'] / peak:>8.1f}% {sum(samples) / len(samples):>8.1f} {quality}",
+      f"{100 * reference['flops'] / reference['model_seconds'] / peak:>8.1f}% {sum(samples) / len(samples):>8.1f} {quality}"
+      + (f"  (runs: ours {' '.join(f'{t:.1f}' for t in ours_runs)}, reference "
+         f"{' '.join(f'{t:.1f}' for t in reference['model_seconds_runs'])})" if len(ours_runs) > 1 else ""),
       flush=True)
 PY
     done

@@ -12,7 +12,7 @@ bash scripts/build.sh
 (cd build && ctest --output-on-failure -j "$(nproc)")
 
 # The tests that load a checkpoint or call LibTorch (suite names).
-torch_tests='(E2eGoldenTest|FastDecodingTest|AdaptiveMonteCarloTest|LowPrecisionTest|LladaTransformerTest|LladaAlgorithmsTest|ArmTest|ArmBatchedGenerationTest|CheckpointTest|CudaParityTest|TorchCli[A-Za-z]*Test|InspectCliTest|ChatCliTest|ShardTest)\.'
+torch_tests='(E2eGoldenTest|CpuKernelsTest|FastDecodingTest|AdaptiveMonteCarloTest|LowPrecisionTest|LladaTransformerTest|LladaAlgorithmsTest|ArmTest|ArmBatchedGenerationTest|CheckpointTest|CudaParityTest|TorchCli[A-Za-z]*Test|InspectCliTest|ChatCliTest|ShardTest)\.'
 if [[ -x /usr/local/cuda/bin/nvcc || ${LLADA_EVAL_REQUIRE_TORCH2:-} == 1 ]]; then
   bash scripts/build.sh torch2
   (cd build-torch2 && ctest --output-on-failure -j "$(nproc)" -R "$torch_tests")

@@ -1236,6 +1236,9 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
   ASSERT_EQ(two.exit_code, 0) << Describe(two);
   const auto recorded = config("two");
   EXPECT_EQ(recorded["threads"], 2) << recorded;
+  // The transformer's own loops (RMSNorm, RoPE, attention) run on both.
+  EXPECT_EQ(recorded["kernel_threads"], 2) << recorded;
+  EXPECT_EQ(config("one")["kernel_threads"], 1) << config("one");
   EXPECT_EQ(recorded["gemm"], onednn ? "onednn" : "libtorch") << recorded;
   // A BLAS without a thread setting of its own (PyPI's LibTorch: MKL on
   // libgomp's pool) records null.

@@ -14,6 +14,8 @@
 #include "core/errors.h"
 #include "models/checkpoint/model_config.h"
 #include "models/torch/causal_lm.h"
+#include "models/torch/cpu_kernels.h"
+#include "models/torch/cpu_threads.h"
 #include "models/torch/llada_algorithms.h"
 #include "models/torch/transformer.h"
 #include "tests/test_util.h"
@@ -194,6 +196,58 @@ TEST(LladaTransformerTest, ReadPositionsHaveTheStatesOfTheFullPass) {
   ASSERT_EQ(scattered.size(0), 9);
   EXPECT_TRUE(torch::allclose(scattered, full.index({picked}), 1e-5, 1e-6))
       << (scattered - full.index({picked})).abs().max();
+}
+
+// The transformer's CPU steps (models/torch/cpu_kernels.h) against the
+// LibTorch op sequences they replace, on shapes that reach their edges: a
+// row width off the vector lanes, shared and per-row rotary tables, several
+// query blocks per head, strided queries, a single query.
+TEST(CpuKernelsTest, FusedStepsEqualLibTorchsOpSequences) {
+  torch::manual_seed(7);
+  auto max_difference = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return (a - b).abs().max().item<double>();
+  };
+
+  // RMSNorm and the rotary embedding: the products and sums of LibTorch's
+  // kernels, rounded the same way, so equal bit for bit.
+  const auto x = torch::randn({2, 37, 100});
+  const auto weight = torch::randn({100});
+  const auto norm_reference = weight * (x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + 1e-6));
+  EXPECT_TRUE(torch::equal(RmsNorm(x, weight, 1e-6), norm_reference))
+      << max_difference(RmsNorm(x, weight, 1e-6), norm_reference);
+
+  const auto t = torch::randn({2, 9, 3 * 8}).view({2, 9, 3, 8}).transpose(1, 2);  // a projection's heads
+  for (int64_t table_rows : {1, 2}) {
+    const auto angles = torch::randn({table_rows, 1, 9, 8});
+    const auto cos = angles.cos(), sin = angles.sin();
+    const auto rotate_half = torch::cat({-t.slice(-1, 4), t.slice(-1, 0, 4)}, -1);
+    const auto rotated = Rotate(t, cos, sin);
+    EXPECT_TRUE(torch::equal(rotated, t * cos + rotate_half * sin))
+        << "table rows " << table_rows << ": " << max_difference(rotated, t * cos + rotate_half * sin);
+  }
+
+  auto residual = torch::randn({2, 5, 10});
+  const auto input = torch::randn({2, 5, 24}), projection = torch::randn({10, 24});
+  const auto sum_reference = residual + torch::linear(input, projection);
+  EXPECT_TRUE(torch::allclose(AddLinear(residual.clone(), input, projection), sum_reference, 1e-5, 1e-5));
+
+  // 1,024 keys: 64 queries a block, so 150 queries take three blocks.
+  const auto q = torch::randn({2, 150, 3, 16}).transpose(1, 2);  // strided, as the projection lays it out
+  const auto k = torch::randn({2, 3, 1024, 16}), v = torch::randn({2, 3, 1024, 16});
+  auto attention_reference = [&](const torch::Tensor& queries) {
+    return torch::matmul(torch::softmax(torch::matmul(queries * 0.25, k.transpose(2, 3)), -1), v);
+  };
+  const auto attended = FusedBidirectionalAttention(q, k, v, 0.25);
+  if (!CpuSgemm()) {  // LibTorch's own products (PyPI's wheel): the caller's op sequence runs
+    EXPECT_FALSE(attended.defined());
+    return;
+  }
+  ASSERT_TRUE(attended.defined());
+  EXPECT_TRUE(attended.transpose(1, 2).is_contiguous());  // [b, n, H, hd] underneath: no copy before o_proj
+  EXPECT_TRUE(torch::allclose(attended, attention_reference(q), 1e-5, 1e-6))
+      << max_difference(attended, attention_reference(q));
+  const auto last = q.narrow(2, 149, 1);
+  EXPECT_TRUE(torch::allclose(FusedBidirectionalAttention(last, k, v, 0.25), attention_reference(last), 1e-5, 1e-6));
 }
 
 TEST(LladaAlgorithmsTest, ForwardProcessDrawsTheReferenceMasks) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "models/torch/cpu_kernels.h"
 
 namespace llada {
 
@@ -158,7 +159,8 @@ nlohmann::json ApplyCpuThreads(int threads) {
           {"blas_threads", blas_threads},
           {"blas_core", OpenBlasCore()},
           {"omp_wait_policy", policy ? nlohmann::json(policy) : nlohmann::json(nullptr)},
-          {"flush_denormals", FlushesDenormals()}};
+          {"flush_denormals", FlushesDenormals()},
+          {"kernel_threads", KernelThreads()}};
 }
 
 }  // namespace llada

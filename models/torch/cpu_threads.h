@@ -19,7 +19,8 @@ namespace llada {
 // "libtorch": who multiplies float32 matrices on the CPU), "blas_threads"
 // (null when the BLAS has no thread setting), "blas_core" (OpenBLAS's kernel
 // set, else null), "omp_wait_policy" (null: libgomp's default, which spins
-// for a while before it sleeps), "flush_denormals" (SetLoadTimeSettings ran)}.
+// for a while before it sleeps), "flush_denormals" (SetLoadTimeSettings ran),
+// "kernel_threads" (cpu_kernels.h's KernelThreads)}.
 nlohmann::json ApplyCpuThreads(int threads);
 
 // oneDNN's single-precision GEMM (its C API `dnnl_sgemm`: row-major,

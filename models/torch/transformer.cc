@@ -1,13 +1,11 @@
 #include "models/torch/transformer.h"
 
-#include <ATen/Parallel.h>
-
 #include <cmath>
 #include <limits>
 
 #include "core/errors.h"
 #include "models/model.h"
-#include "models/torch/cpu_threads.h"
+#include "models/torch/cpu_kernels.h"
 
 // LibTorch 2.x has at::scaled_dot_product_attention (flash and memory-efficient
 // kernels on CUDA); 1.13 lacks it, and there the eager path below runs.
@@ -60,77 +58,7 @@ torch::Tensor Transformer::Load(const Checkpoint& checkpoint, const std::string&
   return host.to(device_, dtype_);
 }
 
-torch::Tensor Transformer::RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const {
-  // Both references: float32 statistics, cast back, then the weight multiply.
-  const auto x32 = x.to(torch::kFloat32);
-  const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps);
-  return weight * normed.to(x.scalar_type());
-}
-
 namespace {
-
-// Whether CpuSgemm multiplies `t`'s float32 matrices.
-bool OnCpuSgemm(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && CpuSgemm() != nullptr;
-}
-
-void CheckSgemm(int status) {
-  if (status != 0) throw InternalError("oneDNN's sgemm failed with status " + std::to_string(status));
-}
-
-// torch::nn::functional::linear: x [..., in] times weight [out, in]
-// transposed, plus bias.
-torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {}) {
-  if (!OnCpuSgemm(x) || !weight.is_contiguous()) return torch::nn::functional::linear(x, weight, bias);
-  const auto input = x.contiguous();
-  const int64_t in = weight.size(1), out = weight.size(0), rows = input.numel() / in;
-  auto sizes = input.sizes().vec();
-  sizes.back() = out;
-  // With a bias, C starts as a copy of the bias and the product is added to it
-  // (beta 1), as addmm does. (A copy: expand(...).contiguous() of one row
-  // would be the bias itself.)
-  auto result = torch::empty(sizes, input.options());
-  if (bias.defined()) result.copy_(bias);
-  CheckSgemm(CpuSgemm()('N', 'T', rows, out, in, 1.0f, input.data_ptr<float>(), in, weight.data_ptr<float>(), in,
-                        bias.defined() ? 1.0f : 0.0f, result.data_ptr<float>(), out));
-  return result;
-}
-
-#if !LLADA_HAVE_SDPA
-// torch::matmul of a [B, H, n, k] and b [B, H, k, m] (transpose_b: b is
-// [B, H, m, k] and is read transposed), for attention's two products.
-// Strided rows are read in place (a query view [B, n, H, k] transposed is
-// not copied); one single-threaded product per (batch row, head), spread
-// over LibTorch's threads.
-torch::Tensor BatchedMatmul(const torch::Tensor& a, const torch::Tensor& b, bool transpose_b) {
-  // Rows of unit stride, each matrix at a fixed offset per (batch row, head).
-  const bool sgemm_layout = a.dim() == 4 && b.dim() == 4 && a.size(0) == b.size(0) && a.size(1) == b.size(1) &&
-                            a.stride(3) == 1 && b.stride(3) == 1 && a.stride(2) >= a.size(3) &&
-                            b.stride(2) >= b.size(3);
-  if (!OnCpuSgemm(a) || !sgemm_layout) return torch::matmul(a, transpose_b ? b.transpose(2, 3) : b);
-  const int64_t batch = a.size(0), heads = a.size(1), n = a.size(2), k = a.size(3);
-  const int64_t m = transpose_b ? b.size(2) : b.size(3);
-  auto result = torch::empty({batch, heads, n, m}, a.options());
-  const float* a_data = a.data_ptr<float>();
-  const float* b_data = b.data_ptr<float>();
-  float* result_data = result.data_ptr<float>();
-  at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t row = i / heads, head = i % heads;
-      // Inside a parallel region oneDNN runs on the calling thread.
-      CheckSgemm(CpuSgemm()(
-          'N', transpose_b ? 'T' : 'N', n, m, k, 1.0f, a_data + row * a.stride(0) + head * a.stride(1), a.stride(2),
-          b_data + row * b.stride(0) + head * b.stride(1), b.stride(2), 0.0f, result_data + i * n * m, m));
-    }
-  });
-  return result;
-}
-#endif  // !LLADA_HAVE_SDPA: LibTorch 2.x attends through scaled_dot_product_attention
-
-torch::Tensor RotateHalf(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
-}
 
 // The last layer's attention at the positions `read` picks, [N, hidden] or
 // [B', n, hidden] as `read` shapes them: `read` applied to each position's row
@@ -213,10 +141,6 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
   const auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
   const auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);  // [B, 1, T, hd]
   const auto cos = emb.cos(), sin = emb.sin();
-  auto rotate = [&](const torch::Tensor& t) {
-    const auto t32 = t.to(torch::kFloat32);
-    return (t32 * cos + RotateHalf(t32) * sin).to(t.scalar_type());
-  };
 
   // Additive mask, broadcast over heads (and over the batch when no padding
   // mask is given): the most negative float32 where attention is not allowed.
@@ -260,12 +184,12 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
     const bool last = l + 1 == layers_.size();
-    const auto h = RmsNorm(x, layer.attn_norm);
+    const auto h = RmsNorm(x, layer.attn_norm, config_.rms_norm_eps);
     auto q = Linear(h, layer.q, layer.q_bias);
     auto k = Linear(h, layer.k, layer.k_bias);
     auto v = Linear(h, layer.v, layer.v_bias);
-    q = rotate(q.view({batch, length, heads, head_dim}).transpose(1, 2));
-    k = rotate(k.view({batch, length, kv_heads, head_dim}).transpose(1, 2));
+    q = Rotate(q.view({batch, length, heads, head_dim}).transpose(1, 2), cos, sin);
+    k = Rotate(k.view({batch, length, kv_heads, head_dim}).transpose(1, 2), cos, sin);
     v = v.view({batch, length, kv_heads, head_dim}).transpose(1, 2);
     if (splice) {
       const auto& keys = splice->keys[l];
@@ -300,6 +224,8 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
       const c10::optional<at::Tensor> sdpa_mask = allowed ? c10::optional<at::Tensor>(of_rows(*allowed)) : c10::nullopt;
       return at::scaled_dot_product_attention(queries, keys, values, sdpa_mask, 0.0, sdpa_causal);
 #else
+      if (!config_.causal && !bias.defined())
+        if (auto fused = FusedBidirectionalAttention(queries, keys, values, scale); fused.defined()) return fused;
       // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
       const auto scores = config_.causal ? BatchedMatmul(queries, keys, true) / std::sqrt(static_cast<double>(head_dim))
                                          : BatchedMatmul(queries * scale, keys, true);
@@ -324,11 +250,13 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
     } else {
       attended = attend(q, k, v, {}).transpose(1, 2).reshape({batch, length, config_.hidden_size});
     }
-    x = x + Linear(attended, layer.o);
-    const auto f = RmsNorm(x, layer.ffn_norm);
-    x = x + Linear(torch::silu(Linear(f, layer.gate)) * Linear(f, layer.up), layer.down);
+    x = AddLinear(x, attended, layer.o);
+    const auto f = RmsNorm(x, layer.ffn_norm, config_.rms_norm_eps);
+    auto gated = Linear(f, layer.gate);
+    torch::silu_(gated).mul_(Linear(f, layer.up));  // silu(gate) * up, in place
+    x = AddLinear(x, gated, layer.down);
   }
-  return RmsNorm(x, final_norm_);
+  return RmsNorm(x, final_norm_, config_.rms_norm_eps);
 }
 
 torch::Device ParseDevice(const std::string& device) {

@@ -84,7 +84,6 @@ class Transformer {
   torch::Tensor Layers(const torch::Tensor& input_ids, const std::optional<torch::Tensor>& attention_mask,
                        const std::optional<torch::Tensor>& position_ids, KvCache* cache, const KvCache* splice,
                        int64_t splice_at, const PositionReader& read) const;
-  torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) const;
 
   TransformerConfig config_;
   torch::Device device_;
