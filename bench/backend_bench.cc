@@ -6,7 +6,8 @@
 // (LLaDA: paper mode, and at block 32 the dual cache and Fast-dLLM's dual
 // cache + threshold 0.9, batch 1 and 8) or greedy cached (ARM) generation
 // throughput (tokens/s, forward passes/s), achieved FLOP/s against a float32 matmul peak measured in the
-// same run (MFU), and the process's peak resident memory.
+// same run (MFU), and the process's peak resident memory. CPU runs take the
+// command line's settings (load-time settings, ApplyCpuThreads with every core).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -17,6 +18,8 @@
 #include "models/checkpoint/safetensors.h"
 #include "models/model.h"
 #include "models/torch/causal_lm.h"
+#include "models/torch/cpu_kernels.h"
+#include "models/torch/cpu_threads.h"
 #include "models/torch/device_memory.h"
 #include "models/torch/llada_algorithms.h"
 #include "models/torch/transformer.h"
@@ -35,16 +38,18 @@ double ForwardFlops(const llada::TransformerConfig& c, double tokens, double con
   return c.num_layers * per_layer + 2 * tokens * h * c.vocab_size;
 }
 
-// The matmul peak in the model's dtype: 1024^3 on a CPU, 8192^3 on a GPU.
+// The matmul peak in the model's dtype: 1024^3 on a CPU, 8192^3 on a GPU,
+// through the products the model itself calls (oneDNN's sgemm under
+// Debian's LibTorch).
 double MatmulPeak(torch::Device device, torch::ScalarType dtype) {
   const int64_t n = device.is_cuda() ? 8192 : 1024;
   const auto a = torch::randn({n, n}, torch::TensorOptions().device(device).dtype(dtype));
   const auto b = torch::randn({n, n}, torch::TensorOptions().device(device).dtype(dtype));
-  torch::matmul(a, b);
+  llada::Linear(a, b);
   if (device.is_cuda()) torch::cuda::synchronize();
   const int reps = 10;
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) torch::matmul(a, b);
+  for (int i = 0; i < reps; ++i) llada::Linear(a, b);
   if (device.is_cuda()) torch::cuda::synchronize();
   return reps * 2.0 * n * n * n / Seconds(start);
 }
@@ -52,6 +57,14 @@ double MatmulPeak(torch::Device device, torch::ScalarType dtype) {
 void Sync(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
+
+// The command line's load-time settings (harness/main.cc): a benchmark runs
+// with the cores to itself.
+void BeforeLibrariesStart(int argc, char** argv, char** envp) {
+  llada::SetLoadTimeSettings(argv, envp, llada::CoreSharing::kAlone);
+}
+__attribute__((section(".preinit_array"), used)) void (*before_libraries_start)(int, char**,
+                                                                                char**) = BeforeLibrariesStart;
 
 }  // namespace
 
@@ -69,6 +82,8 @@ int main(int argc, char** argv) {
   llada::CheckDeviceAndDtype(device.is_cuda() ? "cuda" : "cpu", dtype_name);
   const torch::ScalarType dtype = llada::ParseDtype(dtype_name, device);
 
+  // The CPU settings of `llada-eval run` (--threads' default: every core).
+  if (device.is_cpu()) std::printf("cpu threads: %s\n", llada::ApplyCpuThreads(0).dump().c_str());
   const auto config = llada::ReadTransformerConfig(dir);
   const auto checkpoint = llada::Checkpoint::Open(dir);
   const llada::Transformer model(config, *checkpoint, device, dtype);
