@@ -201,7 +201,8 @@ TEST(LladaTransformerTest, ReadPositionsHaveTheStatesOfTheFullPass) {
 // The transformer's CPU steps (models/torch/cpu_kernels.h) against the
 // LibTorch op sequences they replace, on shapes that reach their edges: a
 // row width off the vector lanes, shared and per-row rotary tables, several
-// query blocks per head, strided queries, a single query.
+// query blocks per head, strided queries, both score scalings, causal and
+// padding masks broadcast over rows or queries, a single query.
 TEST(CpuKernelsTest, FusedStepsEqualLibTorchsOpSequences) {
   torch::manual_seed(7);
   auto max_difference = [](const torch::Tensor& a, const torch::Tensor& b) {
@@ -234,20 +235,37 @@ TEST(CpuKernelsTest, FusedStepsEqualLibTorchsOpSequences) {
   // 1,024 keys: 64 queries a block, so 150 queries take three blocks.
   const auto q = torch::randn({2, 150, 3, 16}).transpose(1, 2);  // strided, as the projection lays it out
   const auto k = torch::randn({2, 3, 1024, 16}), v = torch::randn({2, 3, 1024, 16});
-  auto attention_reference = [&](const torch::Tensor& queries) {
-    return torch::matmul(torch::softmax(torch::matmul(queries * 0.25, k.transpose(2, 3)), -1), v);
+  // LLaDA's scaling (q first), and Hugging Face's (scores divided) under a
+  // causal mask with the second row's last keys padded.
+  const float lowest = std::numeric_limits<float>::lowest();
+  auto causal = torch::zeros({2, 1, 150, 1024});
+  causal.masked_fill_(torch::arange(1024).view({1, -1}) > torch::arange(150).view({-1, 1}) + 874, lowest);
+  causal[1].slice(-1, 1000).fill_(lowest);
+  auto padded_keys = torch::zeros({2, 1, 1, 1024});
+  padded_keys[0].slice(-1, 900).fill_(lowest);
+  auto reference = [&](const torch::Tensor& queries, ScoreScaling scaling, const torch::Tensor& bias) {
+    auto scores = torch::matmul(queries * scaling.query_factor, k.transpose(2, 3)) / scaling.score_divisor;
+    if (bias.defined()) scores = scores + bias;
+    return torch::matmul(torch::softmax(scores, -1), v);
   };
-  const auto attended = FusedBidirectionalAttention(q, k, v, 0.25);
-  if (!CpuSgemm()) {  // LibTorch's own products (PyPI's wheel): the caller's op sequence runs
-    EXPECT_FALSE(attended.defined());
-    return;
+  const std::vector<std::pair<ScoreScaling, torch::Tensor>> cases = {
+      {{0.25, 1.0}, {}}, {{0.25, 1.0}, padded_keys}, {{1.0, 4.0}, causal}};
+  for (const auto& [scaling, bias] : cases) {
+    const auto attended = FusedAttention(q, k, v, scaling, bias);
+    if (!CpuSgemm()) {  // LibTorch's own products (PyPI's wheel): the caller's op sequence runs
+      EXPECT_FALSE(attended.defined());
+      continue;
+    }
+    ASSERT_TRUE(attended.defined());
+    EXPECT_TRUE(attended.transpose(1, 2).is_contiguous());  // [b, n, H, hd] underneath: no copy before o_proj
+    const auto expected = reference(q, scaling, bias);
+    EXPECT_TRUE(torch::allclose(attended, expected, 1e-5, 1e-6))
+        << "bias " << bias.sizes() << ": " << max_difference(attended, expected);
   }
-  ASSERT_TRUE(attended.defined());
-  EXPECT_TRUE(attended.transpose(1, 2).is_contiguous());  // [b, n, H, hd] underneath: no copy before o_proj
-  EXPECT_TRUE(torch::allclose(attended, attention_reference(q), 1e-5, 1e-6))
-      << max_difference(attended, attention_reference(q));
+  if (!CpuSgemm()) return;
   const auto last = q.narrow(2, 149, 1);
-  EXPECT_TRUE(torch::allclose(FusedBidirectionalAttention(last, k, v, 0.25), attention_reference(last), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(FusedAttention(last, k, v, {0.25, 1.0}, padded_keys),
+                              reference(last, {0.25, 1.0}, padded_keys), 1e-5, 1e-6));
 }
 
 TEST(LladaAlgorithmsTest, ForwardProcessDrawsTheReferenceMasks) {

@@ -162,25 +162,36 @@ at::Tensor Rotate(const at::Tensor& t, const at::Tensor& cos, const at::Tensor& 
   return result.transpose(1, 2);
 }
 
-at::Tensor FusedBidirectionalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+at::Tensor FusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, ScoreScaling scaling,
+                          const at::Tensor& bias) {
   const bool fits = OnCpuSgemm(q) && IsCpuFloat32(k) && IsCpuFloat32(v) && q.dim() == 4 && k.dim() == 4 &&
                     v.dim() == 4 && k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(1) == k.size(1) &&
                     q.size(3) == k.size(3) && q.stride(3) == 1 && k.stride(3) == 1 && v.stride(3) == 1;
-  if (!fits) return {};
+  const bool bias_fits =
+      !bias.defined() ||
+      (IsCpuFloat32(bias) && bias.dim() == 4 && (bias.size(0) == 1 || bias.size(0) == q.size(0)) && bias.size(1) == 1 &&
+       (bias.size(2) == 1 || bias.size(2) == q.size(2)) && bias.size(3) == k.size(2) && bias.stride(3) == 1);
+  if (!fits || !bias_fits) return {};
   const int64_t batch = q.size(0), heads = q.size(1), n = q.size(2), head_dim = q.size(3), keys = k.size(2);
   auto result = at::empty({batch, n, heads, head_dim}, q.options());
   if (result.numel() == 0) return result.transpose(1, 2);
   // Queries per block: scores and probabilities of a block, 2 x 256 KiB,
   // stay in a core's L2 between the three steps.
   const int64_t block = std::clamp<int64_t>(65536 / keys, 1, n);
-  const float factor = static_cast<float>(scale);  // a Scalar multiplying a float32 tensor
+  // Scalars applied to float32 tensors act in float32.
+  const float factor = static_cast<float>(scaling.query_factor);
+  const float divisor = static_cast<float>(scaling.score_divisor);
   const float* q_data = q.data_ptr<float>();
   const float* k_data = k.data_ptr<float>();
   const float* v_data = v.data_ptr<float>();
+  const float* bias_data = bias.defined() ? bias.data_ptr<float>() : nullptr;
   float* out = result.data_ptr<float>();
   const int64_t q_row = q.stride(0), q_head_stride = q.stride(1), q_position = q.stride(2);
   const int64_t k_row = k.stride(0), k_head_stride = k.stride(1), k_position = k.stride(2);
   const int64_t v_row = v.stride(0), v_head_stride = v.stride(1), v_position = v.stride(2);
+  // A broadcast dimension of the bias steps by 0.
+  const int64_t bias_row = bias.defined() && bias.size(0) > 1 ? bias.stride(0) : 0;
+  const int64_t bias_query = bias.defined() && bias.size(2) > 1 ? bias.stride(2) : 0;
   at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> queries(static_cast<size_t>(block * head_dim));
     auto scores = at::empty({block, keys}, q.options());
@@ -199,8 +210,20 @@ at::Tensor FusedBidirectionalAttention(const at::Tensor& q, const at::Tensor& k,
         }
         auto block_scores = scores.narrow(0, 0, count);
         auto block_probabilities = probabilities.narrow(0, 0, count);
+        float* score_data = block_scores.data_ptr<float>();
         CheckSgemm(CpuSgemm()('N', 'T', count, keys, head_dim, 1.0f, queries.data(), head_dim, k_head, k_position, 0.0f,
-                              block_scores.data_ptr<float>(), keys));
+                              score_data, keys));
+        if (divisor != 1.0f || bias_data) {
+          for (int64_t r = 0; r < count; ++r) {
+            float* line = score_data + r * keys;
+            if (divisor != 1.0f)
+              for (int64_t j = 0; j < keys; ++j) line[j] = line[j] / divisor;
+            if (bias_data) {
+              const float* add = bias_data + row * bias_row + (first + r) * bias_query;
+              for (int64_t j = 0; j < keys; ++j) line[j] = line[j] + add[j];
+            }
+          }
+        }
         // LibTorch's own softmax kernel, row by row as on the whole tensor.
         at::_softmax_out(block_probabilities, block_scores, 1, false);
         CheckSgemm(CpuSgemm()('N', 'N', count, head_dim, keys, 1.0f, block_probabilities.data_ptr<float>(), keys,

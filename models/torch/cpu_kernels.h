@@ -38,13 +38,23 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // sin, with cos and sin [B or 1, 1, T, hd]; the result has t's layout.
 at::Tensor Rotate(const at::Tensor& t, const at::Tensor& cos, const at::Tensor& sin);
 
-// Unmasked bidirectional attention, softmax((q * scale) kᵀ) v, for q
-// [b, H, n, hd] and k, v [b, H, S, hd] (LLaDA's SDPA without a mask), one
-// task per (row, head) and a block of queries at a time, so scores and
-// probabilities stay in the core's cache between the three steps. Returns
-// [b, H, n, hd] as a view of a [b, n, H, hd] tensor (the output projection
-// reads it without a copy), or an undefined tensor where oneDNN's sgemm
-// does not apply (the caller's op sequence then runs).
-at::Tensor FusedBidirectionalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
+// How attention scales its scores, in the order the references round:
+// LLaDA's SDPA multiplies q before q·kᵀ, Hugging Face's eager attention
+// divides q·kᵀ after it.
+struct ScoreScaling {
+  double query_factor = 1.0;
+  double score_divisor = 1.0;
+};
+
+// softmax(scores + bias) v, scores as `scaling` says, for q [b, H, n, hd],
+// k and v [b, H, S, hd] and an additive float32 `bias` broadcast as
+// [b or 1, 1, n or 1, S] (undefined: none): one task per (row, head) and a
+// block of queries at a time, so scores and probabilities stay in the core's
+// cache between the three steps. Returns [b, H, n, hd] as a view of a
+// [b, n, H, hd] tensor (the output projection reads it without a copy), or
+// an undefined tensor where oneDNN's sgemm does not apply or the shapes do
+// not fit (the caller's op sequence then runs).
+at::Tensor FusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, ScoreScaling scaling,
+                          const at::Tensor& bias);
 
 }  // namespace llada
