@@ -63,7 +63,12 @@ for threads in $threads_list; do
           --checkpoint "$model" --requests "$work/$requests" --mc-num "$mc" --mc-batch "$ref_batch" \
           --threads "$threads" > "$reference.$repeat"
       fi
-      for build in $builds; do
+      # The first process after the reference's runs slower (3.17 against 2.77 s for
+      # the same MMLU-shape run, 81 against 31 major page faults): the builds take
+      # turns at going first.
+      order=$builds
+      (( repeat % 2 == 0 )) && order=$(printf '%s\n' $builds | tac | xargs)
+      for build in $order; do
         out=$work/$name-$threads-$build
         rm -rf "$out"
         start=$(date +%s.%N)
