@@ -68,33 +68,6 @@ at::Tensor AddLinear(at::Tensor x, const at::Tensor& input, const at::Tensor& we
   return x;
 }
 
-at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b, bool transpose_b) {
-  // Rows of unit stride, each matrix at a fixed offset per (batch row, head):
-  // strided rows are read in place (a query view [B, n, H, k] transposed is
-  // not copied).
-  const bool sgemm_layout = a.dim() == 4 && b.dim() == 4 && a.size(0) == b.size(0) && a.size(1) == b.size(1) &&
-                            a.stride(3) == 1 && b.stride(3) == 1 && a.stride(2) >= a.size(3) &&
-                            b.stride(2) >= b.size(3);
-  if (!OnCpuSgemm(a) || !sgemm_layout) return at::matmul(a, transpose_b ? b.transpose(2, 3) : b);
-  const int64_t batch = a.size(0), heads = a.size(1), n = a.size(2), k = a.size(3);
-  const int64_t m = transpose_b ? b.size(2) : b.size(3);
-  auto result = at::empty({batch, heads, n, m}, a.options());
-  const float* a_data = a.data_ptr<float>();
-  const float* b_data = b.data_ptr<float>();
-  float* result_data = result.data_ptr<float>();
-  // One single-threaded product per (batch row, head): inside a parallel
-  // region oneDNN runs on the calling thread.
-  at::parallel_for(0, batch * heads, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t row = i / heads, head = i % heads;
-      CheckSgemm(CpuSgemm()(
-          'N', transpose_b ? 'T' : 'N', n, m, k, 1.0f, a_data + row * a.stride(0) + head * a.stride(1), a.stride(2),
-          b_data + row * b.stride(0) + head * b.stride(1), b.stride(2), 0.0f, result_data + i * n * m, m));
-    }
-  });
-  return result;
-}
-
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   const int64_t width = x.size(-1);
   const bool fits =
@@ -162,8 +135,8 @@ at::Tensor Rotate(const at::Tensor& t, const at::Tensor& cos, const at::Tensor& 
   return result.transpose(1, 2);
 }
 
-at::Tensor FusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, ScoreScaling scaling,
-                          const at::Tensor& bias) {
+at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, ScoreScaling scaling,
+                     const at::Tensor& bias) {
   const bool fits = OnCpuSgemm(q) && IsCpuFloat32(k) && IsCpuFloat32(v) && q.dim() == 4 && k.dim() == 4 &&
                     v.dim() == 4 && k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(1) == k.size(1) &&
                     q.size(3) == k.size(3) && q.stride(3) == 1 && k.stride(3) == 1 && v.stride(3) == 1;
@@ -171,7 +144,13 @@ at::Tensor FusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
       !bias.defined() ||
       (IsCpuFloat32(bias) && bias.dim() == 4 && (bias.size(0) == 1 || bias.size(0) == q.size(0)) && bias.size(1) == 1 &&
        (bias.size(2) == 1 || bias.size(2) == q.size(2)) && bias.size(3) == k.size(2) && bias.stride(3) == 1);
-  if (!fits || !bias_fits) return {};
+  if (!fits || !bias_fits) {
+    auto scores = at::matmul(scaling.query_factor != 1.0 ? q * scaling.query_factor : q, k.transpose(2, 3));
+    if (scaling.score_divisor != 1.0) scores = scores / scaling.score_divisor;
+    auto logits32 = scores.to(at::kFloat);
+    if (bias.defined()) logits32 = logits32 + bias;
+    return at::matmul(at::softmax(logits32, -1).to(q.scalar_type()), v);
+  }
   const int64_t batch = q.size(0), heads = q.size(1), n = q.size(2), head_dim = q.size(3), keys = k.size(2);
   auto result = at::empty({batch, n, heads, head_dim}, q.options());
   if (result.numel() == 0) return result.transpose(1, 2);

@@ -25,10 +25,6 @@ at::Tensor Linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 // in place (x is a fresh activation nobody else reads).
 at::Tensor AddLinear(at::Tensor x, const at::Tensor& input, const at::Tensor& weight);
 
-// torch::matmul of a [B, H, n, k] and b [B, H, k, m] (transpose_b: b is
-// [B, H, m, k] read transposed), for attention's two products.
-at::Tensor BatchedMatmul(const at::Tensor& a, const at::Tensor& b, bool transpose_b);
-
 // weight * (x * rsqrt(mean(x^2, -1) + eps)), in float32, cast back to x's
 // dtype before the weight multiply (both references' RMSNorm); float32
 // rows bit for bit as LibTorch's ops give them.
@@ -48,13 +44,12 @@ struct ScoreScaling {
 
 // softmax(scores + bias) v, scores as `scaling` says, for q [b, H, n, hd],
 // k and v [b, H, S, hd] and an additive float32 `bias` broadcast as
-// [b or 1, 1, n or 1, S] (undefined: none): one task per (row, head) and a
-// block of queries at a time, so scores and probabilities stay in the core's
-// cache between the three steps. Returns [b, H, n, hd] as a view of a
-// [b, n, H, hd] tensor (the output projection reads it without a copy), or
-// an undefined tensor where oneDNN's sgemm does not apply or the shapes do
-// not fit (the caller's op sequence then runs).
-at::Tensor FusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, ScoreScaling scaling,
-                          const at::Tensor& bias);
+// [b or 1, 1, n or 1, S] (undefined: none). On oneDNN's sgemm: one task per
+// (row, head) and a block of queries at a time, so scores and probabilities
+// stay in the core's cache between the three steps, and the result is a
+// [b, H, n, hd] view of a [b, n, H, hd] tensor (the output projection reads
+// it without a copy); elsewhere LibTorch's op sequence, the same operations.
+at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, ScoreScaling scaling,
+                     const at::Tensor& bias);
 
 }  // namespace llada

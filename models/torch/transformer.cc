@@ -224,16 +224,10 @@ torch::Tensor Transformer::Layers(const torch::Tensor& input_ids, const std::opt
       const c10::optional<at::Tensor> sdpa_mask = allowed ? c10::optional<at::Tensor>(of_rows(*allowed)) : c10::nullopt;
       return at::scaled_dot_product_attention(queries, keys, values, sdpa_mask, 0.0, sdpa_causal);
 #else
-      // LLaDA's SDPA scales q first; HF's eager attention scales the scores.
+      // LLaDA's SDPA scales q first; HF's eager attention divides the scores.
       const auto scaling =
           config_.causal ? ScoreScaling{1.0, std::sqrt(static_cast<double>(head_dim))} : ScoreScaling{scale, 1.0};
-      const auto rows_bias = bias.defined() ? of_rows(bias) : torch::Tensor();
-      if (auto fused = FusedAttention(queries, keys, values, scaling, rows_bias); fused.defined()) return fused;
-      const auto scores = config_.causal ? BatchedMatmul(queries, keys, true) / std::sqrt(static_cast<double>(head_dim))
-                                         : BatchedMatmul(queries * scale, keys, true);
-      auto logits32 = scores.to(torch::kFloat32);
-      if (bias.defined()) logits32 = logits32 + rows_bias;
-      return BatchedMatmul(torch::softmax(logits32, -1).to(queries.scalar_type()), values, false);
+      return Attention(queries, keys, values, scaling, bias.defined() ? of_rows(bias) : torch::Tensor());
 #endif
     };
     torch::Tensor attended;
