@@ -5,7 +5,7 @@
 #include "core/text.h"
 #include "models/model.h"
 #include "models/replay_model.h"
-#include "models/torch/backends.h"
+#include "models/torch_backend.h"
 
 namespace llada {
 
@@ -65,7 +65,14 @@ void RegisterBuiltinModels(ModelRegistry& registry) {
   registry.RegisterScheme("replay", [](const ModelOptions& options) {
     return std::make_unique<ReplayModel>(options.spec.substr(options.spec.find(':') + 1));
   });
-  RegisterTorchBackends(registry);
+  // The LibTorch backends (models/torch_backend.h): the checkpoint is read
+  // here, while the backend may still be loading on another thread.
+  auto torch_model = [](const ModelOptions& options) {
+    HfCheckpoint checkpoint = ReadHfCheckpoint(options);
+    return GetTorchBackend().Create(options, std::move(checkpoint));
+  };
+  for (const char* architecture : {"LLaDAModelLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"})
+    registry.RegisterArchitecture(architecture, torch_model);
 }
 
 

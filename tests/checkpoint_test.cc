@@ -86,6 +86,27 @@ TEST(CheckpointTest, WidensHalfPrecisionExactly) {
   EXPECT_TRUE(std::isinf(out[3]));
 }
 
+// Widen (the command line's weights, widened while LibTorch loads) holds
+// exactly ToFloat32's values, only for the tensors named.
+TEST(CheckpointTest, WidenedTensorsHoldTheirConversion) {
+  LLADA_REQUIRE_SHARED();
+  const auto checkpoint = Checkpoint::Open(SharedDir() / "models" / "tiny-llada");
+  const auto names = checkpoint->Names();
+  ASSERT_GE(names.size(), 2u);
+  checkpoint->Widen({names.front()});
+  const auto widened = checkpoint->Widened(names.front());
+  ASSERT_NE(widened, nullptr);
+  const TensorView& view = checkpoint->Get(names.front());
+  EXPECT_EQ(view.dtype, DType::kBF16);  // a real widening, not a copy
+  std::vector<float> converted(static_cast<size_t>(view.NumElements()));
+  view.ToFloat32(converted.data());
+  EXPECT_EQ(std::memcmp(widened.get(), converted.data(), converted.size() * sizeof(float)), 0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(widened.get()) % 64, 0u);
+  EXPECT_EQ(checkpoint->Widened(names.back()), nullptr);
+  EXPECT_NE(testing::UserErrorOf([&] { checkpoint->Widen({"no.such.tensor"}); }).find("no.such.tensor"),
+            std::string::npos);
+}
+
 TEST(CheckpointTest, TruncatedFileNamesTensorAndFile) {
   LLADA_REQUIRE_SHARED();
   TempDir dir;

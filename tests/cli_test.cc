@@ -923,6 +923,40 @@ TEST(TorchCliErrorsTest, CheckpointWithoutTokenizerNamesTheModel) {
   EXPECT_EQ(result.err.find("--tokenizer"), std::string::npos) << result.err;
 }
 
+// llada-eval loads LibTorch's backends from llada-eval-torch.so, and only for
+// a command that runs a model: without the library, such a command is one
+// clear error naming the file, the others work; a library that is not the
+// backend is named as such.
+TEST(TorchCliErrorsTest, MissingTorchBackendFailsOnlyCommandsThatRunAModel) {
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "model";
+  ASSERT_EQ(testing::RunCli({"init-model", "--out", model.string()}).exit_code, 0);
+  const std::string missing = (tmp.path() / "nowhere" / "llada-eval-torch.so").string();
+  const std::map<std::string, std::string> without = {{"LLADA_EVAL_TORCH_BACKEND", missing}};
+  const auto listed = testing::RunCli({"tasks"}, without);
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("mmlu"), std::string::npos);
+  const std::vector<std::string> run = {"--tasks",    "gsm8k",
+                                        "--limit",    "1",
+                                        "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+                                        "--model",    model.string(),
+                                        "--output",   (tmp.path() / "out").string()};
+  const auto failed = testing::RunCli(run, without);
+  EXPECT_EQ(failed.exit_code, 2) << failed.err;
+  EXPECT_NE(failed.err.find("cannot load the LibTorch backend " + missing), std::string::npos) << failed.err;
+  testing::WriteFile(tmp.path() / "other.so", "");
+  const std::string other = (tmp.path() / "other.so").string();
+  const auto not_ours = testing::RunCli(run, {{"LLADA_EVAL_TORCH_BACKEND", other}});
+  EXPECT_EQ(not_ours.exit_code, 2) << not_ours.err;
+  EXPECT_NE(not_ours.err.find(other), std::string::npos) << not_ours.err;
+  const std::filesystem::path zlib = "/lib/x86_64-linux-gnu/libz.so.1";  // a library, not the backend
+  if (std::filesystem::exists(zlib)) {
+    const auto plain = testing::RunCli(run, {{"LLADA_EVAL_TORCH_BACKEND", zlib.string()}});
+    EXPECT_EQ(plain.exit_code, 2) << plain.err;
+    EXPECT_NE(plain.err.find(zlib.string() + " is not llada-eval's LibTorch backend"), std::string::npos) << plain.err;
+  }
+}
+
 }  // namespace
 }  // namespace llada
 
@@ -1186,8 +1220,9 @@ TEST(TorchCliSettingsTest, PresetModelArgsApplyPerTaskAndFlagsOverrideThem) {
 // --threads sets LibTorch's threads, and OpenBLAS's where OpenBLAS
 // multiplies; where LibTorch's BLAS is OpenBLAS and oneDNN is loaded
 // (Debian's LibTorch), oneDNN multiplies on LibTorch's pool and OpenBLAS's
-// stays at one thread. The passive OpenMP wait policy is set only where two
-// pools would compete (unless the user chose one); estimates do not depend on
+// stays at one thread. The passive OpenMP wait policy is set, before
+// LibTorch loads, only where LLADA_EVAL_CPU_GEMM=libtorch asks for LibTorch's
+// own products (unless the user chose a policy); estimates do not depend on
 // who multiplies beyond float32 rounding; the run records what was in force.
 TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
   LLADA_REQUIRE_SHARED();
@@ -1247,12 +1282,7 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
   } else {
     EXPECT_TRUE(recorded["blas_threads"].is_null()) << recorded;
   }
-  const bool pools_compete = openblas && !onednn;
-  if (pools_compete) {
-    EXPECT_EQ(recorded["omp_wait_policy"], "PASSIVE") << recorded;
-  } else {
-    EXPECT_TRUE(recorded["omp_wait_policy"].is_null()) << recorded;
-  }
+  EXPECT_TRUE(recorded["omp_wait_policy"].is_null()) << recorded;
 #if defined(__x86_64__)
   // Denormals flush in every thread of a model-running process.
   EXPECT_EQ(recorded["flush_denormals"], true) << recorded;
@@ -1278,9 +1308,9 @@ TEST(TorchCliThreadsTest, ThreadSettingsAreAppliedAndRecorded) {
   const auto own = run("libtorch", {"--threads", "2"}, {{"LLADA_EVAL_CPU_GEMM", "libtorch"}});
   ASSERT_EQ(own.exit_code, 0) << Describe(own);
   EXPECT_EQ(config("libtorch")["gemm"], "libtorch");
+  EXPECT_EQ(config("libtorch")["omp_wait_policy"], "PASSIVE") << config("libtorch");
   if (openblas) {
     EXPECT_EQ(config("libtorch")["blas_threads"], 2) << config("libtorch");
-    EXPECT_EQ(config("libtorch")["omp_wait_policy"], "PASSIVE") << config("libtorch");
   }
   const auto ours = loglikelihoods("two"), theirs = loglikelihoods("libtorch");
   ASSERT_EQ(ours.size(), 8u);

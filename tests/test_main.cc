@@ -4,6 +4,7 @@
 // children they fork) agree with the command line's numbers to the last bit.
 #include <gtest/gtest.h>
 
+#include "models/torch/backends.h"
 #include "models/torch/cpu_threads.h"
 
 namespace {
@@ -22,6 +23,9 @@ __attribute__((section(".preinit_array"), used)) void (*before_libraries_start)(
 
 int main(int argc, char** argv) {
   llada::UseWidestBlasKernels();
+  // In-process runs use the backends linked into this binary; the
+  // llada-eval processes tests start load llada-eval-torch.so as users' do.
+  llada::UseLinkedTorchBackend(llada::LinkedTorchBackend());
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

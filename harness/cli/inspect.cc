@@ -1,12 +1,11 @@
 // `llada-eval logits | loglik | generate`: a checkpoint's raw outputs for
 // token ids, for parity checks against the reference implementations.
-#include "models/torch/inspect.h"
-
 #include <iostream>
 
 #include "core/errors.h"
 #include "harness/cli/command.h"
 #include "harness/cli/flags.h"
+#include "models/torch_backend.h"
 
 namespace llada {
 namespace {
@@ -52,8 +51,9 @@ class LogitsCommand : public InspectCommand {
     return cmd;
   }
   int Run(CommandContext&) override {
-    std::cout << InspectLogits(options_, ParseJsonFlag(ids_, "--ids"), ParseJsonFlag(mask_, "--attention-mask"),
-                               causal_, out_)
+    std::cout << GetTorchBackend()
+                     .InspectLogits(options_, ParseJsonFlag(ids_, "--ids"), ParseJsonFlag(mask_, "--attention-mask"),
+                                    causal_, out_)
                      .dump()
               << "\n";
     return kExitOk;
@@ -80,8 +80,9 @@ class LoglikCommand : public InspectCommand {
     return cmd;
   }
   int Run(CommandContext&) override {
-    std::cout << InspectLoglik(WithSeed(seed_option_), ParseJsonFlag(prompt_, "--prompt-ids"),
-                               ParseJsonFlag(answer_, "--answer-ids"), mc_num_, mc_batch_, cfg_, check_greedy_)
+    std::cout << GetTorchBackend()
+                     .InspectLoglik(WithSeed(seed_option_), ParseJsonFlag(prompt_, "--prompt-ids"),
+                                    ParseJsonFlag(answer_, "--answer-ids"), mc_num_, mc_batch_, cfg_, check_greedy_)
                      .dump()
               << "\n";
     return kExitOk;
@@ -113,9 +114,10 @@ class GenerateCommand : public InspectCommand {
     return cmd;
   }
   int Run(CommandContext&) override {
-    std::cout << InspectGenerate(WithSeed(seed_option_), ParseJsonFlag(prompt_, "--prompt-ids"),
-                                 ParseJsonFlag(mask_, "--attention-mask"), steps_, gen_length_, block_length_,
-                                 temperature_, cfg_, remasking_)
+    std::cout << GetTorchBackend()
+                     .InspectGenerate(WithSeed(seed_option_), ParseJsonFlag(prompt_, "--prompt-ids"),
+                                      ParseJsonFlag(mask_, "--attention-mask"), steps_, gen_length_, block_length_,
+                                      temperature_, cfg_, remasking_)
                      .dump()
               << "\n";
     return kExitOk;

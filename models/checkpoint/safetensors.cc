@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -124,6 +125,25 @@ struct Checkpoint::Mapping {
 };
 
 Checkpoint::~Checkpoint() = default;
+
+void Checkpoint::Widen(const std::vector<std::string>& names) {
+  constexpr size_t kAlignment = 64;  // what LibTorch's own CPU allocator gives
+  for (const auto& name : names) {
+    const TensorView& view = Get(name);
+    const size_t bytes = static_cast<size_t>(view.NumElements()) * sizeof(float);
+    auto* buffer =
+        static_cast<float*>(std::aligned_alloc(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment));
+    if (!buffer) throw UserError::InFile(view.file, name, "out of memory widening to float32");
+    std::shared_ptr<float> owned(buffer, std::free);
+    view.ToFloat32(owned.get());
+    widened_[name] = std::move(owned);
+  }
+}
+
+std::shared_ptr<const float> Checkpoint::Widened(const std::string& name) const {
+  const auto it = widened_.find(name);
+  return it == widened_.end() ? nullptr : it->second;
+}
 
 void Checkpoint::MapFile(const std::filesystem::path& path, const std::vector<std::string>* expected_names) {
   const std::string file = path.string();

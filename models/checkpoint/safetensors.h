@@ -48,6 +48,14 @@ class Checkpoint {
   std::vector<std::string> Names() const;
   const std::filesystem::path& dir() const { return dir_; }
 
+  // Widens the named tensors to float32 on the host now, into buffers a
+  // backend computing in float32 on the CPU adopts instead of converting
+  // (models/hf_checkpoint.h: the command line widens while LibTorch loads).
+  void Widen(const std::vector<std::string>& names);
+  // The buffer Widen made for `name`, shared with whoever adopts it; null
+  // for a tensor not widened.
+  std::shared_ptr<const float> Widened(const std::string& name) const;
+
  private:
   struct Mapping;
   Checkpoint() = default;
@@ -56,6 +64,7 @@ class Checkpoint {
   std::filesystem::path dir_;
   std::vector<std::unique_ptr<Mapping>> mappings_;
   std::map<std::string, TensorView> tensors_;
+  std::map<std::string, std::shared_ptr<const float>> widened_;
 };
 
 }  // namespace llada

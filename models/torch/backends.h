@@ -1,12 +1,12 @@
-// Registers the LibTorch backends with the model registry: LLaDAModelLM and
-// the ARM baselines (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM).
-// A plain header: callers need no torch include.
+// The LibTorch backends, linked into the program (tests, benches). llada-eval
+// itself loads the same object from llada-eval-torch.so (module.cc) on a
+// background thread: models/torch_backend.h.
 #pragma once
+
+#include "models/torch_backend.h"
 
 namespace llada {
 
-class ModelRegistry;
-
-void RegisterTorchBackends(ModelRegistry& registry);
+const TorchBackend& LinkedTorchBackend();
 
 }  // namespace llada

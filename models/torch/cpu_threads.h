@@ -40,18 +40,21 @@ using SgemmFunction = int(char transa, char transb, int64_t m, int64_t n, int64_
 // LibTorch's products (a comparison or a fallback).
 SgemmFunction* CpuSgemm();
 
-// Who shares the cores with the process: kAlone (a command-line run: one
-// pool with the machine's cores), kOthers (a test binary, which ctest runs in
-// parallel, and the processes it starts).
+// Who shares the cores with the process: kAlone (a bench: one pool with the
+// machine's cores), kOthers (a test binary, which ctest runs in parallel, and
+// the processes it starts).
 enum class CoreSharing { kAlone, kOthers };
 
 // Settings that libgomp and OpenBLAS read once, as their initializers run,
-// and the floating-point mode the threads they start inherit. Called from
-// the executable's .preinit_array with (argv, envp) (harness/main.cc,
-// tests/test_main.cc): the dynamic loader runs it after mapping every library
-// and before any library's initializer. Never overrides the user's
-// environment. Touches nothing that needs initializing (no LibTorch, no
-// OpenBLAS calls).
+// and the floating-point mode the threads they start inherit, for a program
+// that links LibTorch. Called from the executable's .preinit_array with
+// (argv, envp) (tests/test_main.cc, bench/backend_bench.cc): the dynamic
+// loader runs it after mapping every library and before any library's
+// initializer. Never overrides the user's environment. Touches nothing that
+// needs initializing (no LibTorch, no OpenBLAS calls). llada-eval, which
+// loads LibTorch itself, sets the same before loading it
+// (SetCpuSettingsBeforeTorchLoads, models/torch_backend.h), without this
+// check of who multiplies: passive there only with LLADA_EVAL_CPU_GEMM=libtorch.
 //  - OMP_WAIT_POLICY=PASSIVE where OpenMP workers would spin against
 //    another pool or process: with kOthers, and where OpenBLAS's pool does
 //    the products (CpuSgemm null; an MMLU-shape run, 2 threads: 4.0-4.2 s

@@ -2,13 +2,11 @@
 // lm-eval's request semantics, and the LLaDA or causal algorithms.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <future>
 
 #include "core/errors.h"
 #include "core/file_io.h"
-#include "core/hashing.h"
 #include "core/text.h"
+#include "models/hf_checkpoint.h"
 #include "models/model.h"
 #include "models/tokenizer/encode_pair.h"
 #include "models/tokenizer/generation_text.h"
@@ -16,38 +14,11 @@
 #include "models/torch/backends.h"
 #include "models/torch/causal_lm.h"
 #include "models/torch/cpu_threads.h"
+#include "models/torch/inspect.h"
 #include "models/torch/llada_algorithms.h"
 
 namespace llada {
 namespace {
-
-// A fingerprint of the weights without reading 16 GB: config.json, every
-// shard's header and size, and the first and last 4 MiB of every shard.
-std::string WeightsFingerprint(const std::filesystem::path& dir) {
-  std::string material = ReadInputFile(dir / "config.json");
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir))
-    if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  constexpr std::streamoff kSample = 4 << 20;
-  for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    material += file.filename().string() + ":" + std::to_string(size) + ":";
-    std::string head(static_cast<size_t>(std::min(size, kSample)), '\0');
-    in.seekg(0);
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    material += Sha256Hex(head);
-    if (size > kSample) {
-      std::string tail(static_cast<size_t>(kSample), '\0');
-      in.seekg(size - kSample);
-      in.read(tail.data(), kSample);
-      material += Sha256Hex(tail);
-    }
-  }
-  return Sha256Hex(material);
-}
 
 // Every backend setting any checkpoint backend understands. A key outside this
 // list is a typo (an error); a key of the other backend is ignored, so one
@@ -86,27 +57,20 @@ T Arg(const nlohmann::json& args, const char* key, T fallback) {
 
 class HfModel : public Model {
  public:
-  explicit HfModel(const ModelOptions& options)
-      : options_(options), dir_(options.spec), config_(ReadTransformerConfig(dir_)) {
+  HfModel(const ModelOptions& options, HfCheckpoint files)
+      : options_(options),
+        dir_(std::move(files.dir)),
+        config_(std::move(files.config)),
+        tokenizer_(std::move(files.tokenizer)),
+        fingerprint_(std::move(files.weights_fingerprint)),
+        tokenizer_sha_(std::move(files.tokenizer_sha)) {
     threads_ = ApplyCpuThreads(options.threads);
-    const auto checkpoint = Checkpoint::Open(dir_);
     // Without the weights (serving from the cache) the device need not be
     // here: a merge runs on a login node for a run made on GPUs.
     device_ = std::make_unique<torch::Device>(options.load_weights ? ParseDevice(options.device)
                                                                    : torch::Device(options.device));
     dtype_ = ParseDtype(options.dtype, *device_);
-    // What needs no LibTorch (tokenizer.json's parse, the files' hashes:
-    // ~0.1 s for a 32k vocabulary) runs on a second thread while the weights
-    // widen on this one. A missing tokenizer.json still fails before the
-    // weights load (Load's own error).
-    if (!std::filesystem::exists(dir_ / "tokenizer.json")) Tokenizer::Load(dir_, "--model");
-    auto side = std::async(std::launch::async, [this] {
-      tokenizer_ = Tokenizer::Load(dir_, "--model");
-      fingerprint_ = WeightsFingerprint(dir_);
-      tokenizer_sha_ = Sha256File(dir_ / "tokenizer.json");
-    });
-    if (options.load_weights) model_ = std::make_unique<Transformer>(config_, *checkpoint, *device_, dtype_);
-    side.get();
+    if (options.load_weights) model_ = std::make_unique<Transformer>(config_, *files.weights, *device_, dtype_);
   }
 
   // Cached until the settings change: the harness asks for it per task.
@@ -237,7 +201,9 @@ class HfModel : public Model {
 // requests ran before it (eval_llada.py seeds once per process; see docs).
 class LladaModel : public HfModel {
  public:
-  explicit LladaModel(const ModelOptions& options) : HfModel(options) { Configure(options.model_args); }
+  LladaModel(const ModelOptions& options, HfCheckpoint files) : HfModel(options, std::move(files)) {
+    Configure(options.model_args);
+  }
 
   void Configure(const nlohmann::json& args) override {
     CheckModelArgs(args);
@@ -455,7 +421,7 @@ class LladaModel : public HfModel {
 // decoding with a KV cache, no BOS unless add_bos_token.
 class CausalModel : public HfModel {
  public:
-  explicit CausalModel(const ModelOptions& options) : HfModel(options) {
+  CausalModel(const ModelOptions& options, HfCheckpoint files) : HfModel(options, std::move(files)) {
     const auto& config = config_;
     // HFLM's prefix_token_id: BOS, else EOS; the context of an empty-context request.
     if (config.bos_token_id)
@@ -587,10 +553,39 @@ class CausalModel : public HfModel {
 
 }  // namespace
 
-void RegisterTorchBackends(ModelRegistry& registry) {
-  registry.RegisterArchitecture("LLaDAModelLM", [](const ModelOptions& o) { return std::make_unique<LladaModel>(o); });
-  for (const char* architecture : {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"})
-    registry.RegisterArchitecture(architecture, [](const ModelOptions& o) { return std::make_unique<CausalModel>(o); });
+namespace {
+
+class LinkedBackend : public TorchBackend {
+ public:
+  std::unique_ptr<Model> Create(const ModelOptions& options, HfCheckpoint checkpoint) const override {
+    if (checkpoint.config.family == ModelFamily::kLLaDA)
+      return std::make_unique<LladaModel>(options, std::move(checkpoint));
+    return std::make_unique<CausalModel>(options, std::move(checkpoint));
+  }
+  nlohmann::json InspectLogits(const InspectOptions& options, const nlohmann::json& ids,
+                               const nlohmann::json& attention_mask, bool causal,
+                               const std::filesystem::path& out) const override {
+    return llada::InspectLogits(options, ids, attention_mask, causal, out);
+  }
+  nlohmann::json InspectLoglik(const InspectOptions& options, const nlohmann::json& prompt_ids,
+                               const nlohmann::json& answer_ids, int mc_num, int batch_size, double cfg,
+                               bool check_greedy) const override {
+    return llada::InspectLoglik(options, prompt_ids, answer_ids, mc_num, batch_size, cfg, check_greedy);
+  }
+  nlohmann::json InspectGenerate(const InspectOptions& options, const nlohmann::json& prompt_ids,
+                                 const nlohmann::json& attention_mask, int64_t steps, int64_t gen_length,
+                                 int64_t block_length, double temperature, double cfg,
+                                 const std::string& remasking) const override {
+    return llada::InspectGenerate(options, prompt_ids, attention_mask, steps, gen_length, block_length, temperature,
+                                  cfg, remasking);
+  }
+};
+
+}  // namespace
+
+const TorchBackend& LinkedTorchBackend() {
+  static const LinkedBackend backend;
+  return backend;
 }
 
 }  // namespace llada

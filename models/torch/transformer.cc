@@ -52,6 +52,12 @@ Transformer::Transformer(TransformerConfig config, const Checkpoint& checkpoint,
 
 torch::Tensor Transformer::Load(const Checkpoint& checkpoint, const std::string& name) const {
   const TensorView& view = checkpoint.Get(name);
+  if (auto widened = checkpoint.Widened(name); widened && device_.is_cpu() && dtype_ == torch::kFloat32) {
+    // Widened before LibTorch had loaded (models/hf_checkpoint.h): adopted,
+    // not copied; the tensor keeps the buffer alive. Weights are only read.
+    return torch::from_blob(
+        const_cast<float*>(widened.get()), view.shape, [widened](void*) {}, torch::kFloat32);
+  }
   // Widen to float32 on the host, then convert once to the target dtype and device.
   torch::Tensor host = torch::empty(view.shape, torch::kFloat32);
   view.ToFloat32(host.data_ptr<float>());
