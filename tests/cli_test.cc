@@ -957,6 +957,35 @@ TEST(TorchCliErrorsTest, MissingTorchBackendFailsOnlyCommandsThatRunAModel) {
   }
 }
 
+// As `cmake --install` lays it out, bin/llada-eval finds
+// lib/llada-eval/llada-eval-torch.so; without it, the error names both
+// places it looked.
+TEST(TorchCliErrorsTest, InstalledLayoutFindsTheBackend) {
+  testing::TempDir tmp;
+  const auto model = tmp.path() / "model";
+  ASSERT_EQ(testing::RunCli({"init-model", "--out", model.string()}).exit_code, 0);
+  const std::filesystem::path built = LLADA_EVAL_BINARY;
+  const auto binary = tmp.path() / "bin" / "llada-eval";
+  const auto library = tmp.path() / "lib" / "llada-eval" / "llada-eval-torch.so";
+  std::filesystem::create_directories(binary.parent_path());
+  std::filesystem::create_directories(library.parent_path());
+  std::filesystem::copy_file(built, binary);
+  std::filesystem::copy_file(built.parent_path() / "llada-eval-torch.so", library);
+  const std::vector<std::string> run = {"--tasks",    "mmlu_astronomy",
+                                        "--limit",    "1",
+                                        "--data-dir", (testing::SourceDir() / "samples" / "data").string(),
+                                        "--model",    model.string(),
+                                        "--output",   (tmp.path() / "out").string()};
+  const std::map<std::string, std::string> env = {{"LLADA_EVAL_TORCH_BACKEND", testing::kUnset}};
+  const auto installed = testing::RunBinary(binary, run, env);
+  EXPECT_EQ(installed.exit_code, 0) << testing::Describe(installed);
+  std::filesystem::remove(library);
+  const auto missing = testing::RunBinary(binary, run, env);
+  EXPECT_EQ(missing.exit_code, 2) << testing::Describe(missing);
+  EXPECT_NE(missing.err.find("cannot find the LibTorch backend"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("lib/llada-eval/llada-eval-torch.so"), std::string::npos) << missing.err;
+}
+
 }  // namespace
 }  // namespace llada
 

@@ -131,10 +131,15 @@ CliResult WaitForCli(pid_t pid, const std::filesystem::path& out_path, const std
 
 CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                  const std::string& input) {
+  return RunBinary(LLADA_EVAL_BINARY, args, env, input);
+}
+
+CliResult RunBinary(const std::filesystem::path& binary, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env, const std::string& input) {
   TempDir capture;
   const auto out_path = capture.path() / "out", err_path = capture.path() / "err", in_path = capture.path() / "in";
   WriteFile(in_path, input);
-  std::vector<std::string> argv_storage = {LLADA_EVAL_BINARY};
+  std::vector<std::string> argv_storage = {binary.string()};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<std::string> env_storage;
   for (char** e = environ; *e; ++e) {

@@ -78,6 +78,9 @@ std::string Describe(const CliResult& result);
 inline const std::string kUnset = std::string(1, '\0');
 CliResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
                  const std::string& input = "");
+// The same with another llada-eval executable (a copy laid out as installed).
+CliResult RunBinary(const std::filesystem::path& binary, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env = {}, const std::string& input = "");
 
 // Runs the command line in a forked child of the test process (so hooks, e.g.
 // one that kills the process after N committed responses, can reach into the
