@@ -58,8 +58,9 @@ void Sync(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-// The command line's load-time settings (harness/main.cc): a benchmark runs
-// with the cores to itself.
+// The load-time settings of a program linking LibTorch (the command line
+// sets the same before it loads LibTorch: models/torch_backend.h): a
+// benchmark runs with the cores to itself.
 void BeforeLibrariesStart(int argc, char** argv, char** envp) {
   llada::SetLoadTimeSettings(argv, envp, llada::CoreSharing::kAlone);
 }

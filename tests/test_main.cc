@@ -1,7 +1,8 @@
 // The test binary's entry point: gtest's, with the load-time settings and
-// OpenBLAS kernels llada-eval's own model-running processes get
-// (harness/main.cc), so that tests computing in this process (and the
-// children they fork) agree with the command line's numbers to the last bit.
+// OpenBLAS kernels llada-eval's own model-running processes get (they set
+// them before loading LibTorch: models/torch_backend.h), so that tests
+// computing in this process (and the children they fork) agree with the
+// command line's numbers to the last bit.
 #include <gtest/gtest.h>
 
 #include "models/torch/backends.h"
