@@ -28,7 +28,11 @@ BackendState& State() {
 
 std::filesystem::path FindLibrary() {
   if (const char* named = std::getenv("LLADA_EVAL_TORCH_BACKEND"); named && *named) return named;
-  const auto dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  std::error_code unreadable;
+  const auto dir = std::filesystem::read_symlink("/proc/self/exe", unreadable).parent_path();
+  if (unreadable)
+    throw UserError("cannot find the LibTorch backend: /proc/self/exe is unreadable (" + unreadable.message() +
+                    "); set LLADA_EVAL_TORCH_BACKEND to llada-eval-torch.so's path");
   for (const auto& candidate : {dir / kLibraryName, dir / ".." / "lib" / "llada-eval" / kLibraryName}) {
     std::error_code ec;
     if (std::filesystem::exists(candidate, ec)) return candidate;
