@@ -57,6 +57,8 @@ HfCheckpoint ReadHfCheckpoint(const ModelOptions& options) {
   const bool cpu_float32 = options.device == "cpu" && (options.dtype == "auto" || options.dtype == "float32");
   if (options.load_weights && cpu_float32) {
     try {
+      // Names, shapes and dtypes checked before gigabytes are widened, not
+      // after (the Transformer checks again, for its other callers).
       ValidateCheckpoint(files.config, *files.weights);
       std::vector<std::string> names;
       for (const auto& [name, shape] : ExpectedTensors(files.config)) names.push_back(name);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/errors.h"
+#include "models/torch/cpu_threads.h"  // torch-free
 
 namespace llada {
 namespace {
@@ -33,12 +34,12 @@ std::filesystem::path FindLibrary() {
   if (unreadable)
     throw UserError("cannot find the LibTorch backend: /proc/self/exe is unreadable (" + unreadable.message() +
                     "); set LLADA_EVAL_TORCH_BACKEND to llada-eval-torch.so's path");
-  for (const auto& candidate : {dir / kLibraryName, dir / ".." / "lib" / "llada-eval" / kLibraryName}) {
+  const std::filesystem::path beside = dir / kLibraryName, installed = dir / ".." / "lib" / "llada-eval" / kLibraryName;
+  for (const auto& candidate : {beside, installed}) {
     std::error_code ec;
     if (std::filesystem::exists(candidate, ec)) return candidate;
   }
-  throw UserError("cannot find the LibTorch backend: no " + (dir / kLibraryName).string() + " nor " +
-                  (dir / ".." / "lib" / "llada-eval" / kLibraryName).string() +
+  throw UserError("cannot find the LibTorch backend: no " + beside.string() + " nor " + installed.string() +
                   " (build or install it with llada-eval, or set LLADA_EVAL_TORCH_BACKEND to its path)");
 }
 
@@ -93,10 +94,7 @@ const TorchBackend& GetTorchBackend() {
 }
 
 void SetCpuSettingsBeforeTorchLoads() {
-#if defined(__x86_64__)
-  constexpr unsigned kFlushDenormals = 0x8040;  // MXCSR's FTZ and DAZ bits
-  __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | kFlushDenormals);
-#endif
+  FlushDenormalsInThisThread();
   const char* gemm = std::getenv("LLADA_EVAL_CPU_GEMM");
   if (gemm && std::string_view(gemm) == "libtorch") setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
 }

@@ -61,9 +61,6 @@ int KernelLevel(const std::string& core) {
 
 }  // namespace
 
-// MXCSR's flush-to-zero and denormals-are-zero bits (x86's SSE/AVX math).
-constexpr unsigned kFlushDenormals = 0x8040;
-
 bool FlushesDenormals() {
 #if defined(__x86_64__)
   return (__builtin_ia32_stmxcsr() & kFlushDenormals) == kFlushDenormals;
@@ -101,12 +98,9 @@ void SetLoadTimeSettings(char** argv, char** envp, CoreSharing sharing) {
     execve("/proc/self/exe", argv, env.data());
     // exec failed: run as started, with libgomp's default policy
   }
-#if defined(__x86_64__)
-  // Threads inherit the floating-point environment of the thread that
-  // creates them (POSIX), so OpenBLAS's pool, started by its initializer, and
-  // LibTorch's, started later, flush too.
-  __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | kFlushDenormals);
-#endif
+  // OpenBLAS's pool, started by its initializer, and LibTorch's, started
+  // later, inherit it.
+  FlushDenormalsInThisThread();
 }
 
 void UseWidestBlasKernels() {

@@ -23,6 +23,18 @@ namespace llada {
 // "kernel_threads" (cpu_kernels.h's KernelThreads)}.
 nlohmann::json ApplyCpuThreads(int threads);
 
+// MXCSR's flush-to-zero and denormals-are-zero bits (x86's SSE/AVX math).
+inline constexpr unsigned kFlushDenormals = 0x8040;
+
+// Flushes denormals in the calling thread (why: SetLoadTimeSettings). Threads
+// inherit the floating-point environment of the thread that creates them
+// (POSIX), so every pool started afterwards flushes too.
+inline void FlushDenormalsInThisThread() {
+#if defined(__x86_64__)
+  __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | kFlushDenormals);
+#endif
+}
+
 // oneDNN's single-precision GEMM (its C API `dnnl_sgemm`: row-major,
 // C = alpha * op(A) * op(B) + beta * C, op 'N' or 'T'; returns 0 on success).
 using SgemmFunction = int(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
