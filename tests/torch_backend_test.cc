@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
 
 #include "core/errors.h"
 #include "models/checkpoint/model_config.h"
@@ -264,6 +265,37 @@ TEST(CpuKernelsTest, FusedStepsEqualLibTorchsOpSequences) {
   const auto last = q.narrow(2, 149, 1);
   EXPECT_TRUE(torch::allclose(Attention(last, k, v, {0.25, 1.0}, padded_keys),
                               reference(last, {0.25, 1.0}, padded_keys), 1e-5, 1e-6));
+}
+
+// Where oneDNN's sgemm multiplies, a product wide enough is split by output
+// columns across the threads (cpu_kernels.cc): at 1 and 2 threads, one row
+// or many, a width that splits unevenly or evenly, Linear and AddLinear give
+// LibTorch's product, and the same bits at both thread counts.
+TEST(CpuKernelsTest, ProductsAreTheSameAtAnyThreadCount) {
+  torch::manual_seed(11);
+  const int saved_threads = at::get_num_threads();
+  for (int64_t rows : {1, 32, 418})
+    for (int64_t out : {513, 1536}) {
+      const auto x = torch::randn({rows, 512});
+      const auto weight = torch::randn({out, 512}) * 0.05;
+      const auto bias = torch::randn({out});
+      const auto residual = torch::randn({rows, out});
+      std::vector<torch::Tensor> linear, added;
+      for (int threads : {1, 2}) {
+        at::set_num_threads(threads);
+        linear.push_back(Linear(x, weight, bias));
+        added.push_back(AddLinear(residual.clone(), x, weight));
+        EXPECT_TRUE(torch::allclose(linear.back(), torch::linear(x, weight, bias), 1e-5, 1e-5))
+            << rows << " x " << out << " at " << threads << " threads";
+        EXPECT_TRUE(torch::allclose(added.back(), residual + torch::linear(x, weight), 1e-5, 1e-5))
+            << rows << " x " << out << " at " << threads << " threads";
+      }
+      if (CpuSgemm()) {
+        EXPECT_TRUE(torch::equal(linear[0], linear[1])) << rows << " x " << out;
+        EXPECT_TRUE(torch::equal(added[0], added[1])) << rows << " x " << out;
+      }
+    }
+  at::set_num_threads(saved_threads);
 }
 
 TEST(LladaAlgorithmsTest, ForwardProcessDrawsTheReferenceMasks) {
