@@ -271,7 +271,7 @@ TEST(CpuKernelsTest, FusedStepsEqualLibTorchsOpSequences) {
 // columns across the threads (cpu_kernels.cc): at 1 and 2 threads, one row
 // or many, a width that splits unevenly or evenly, Linear and AddLinear give
 // LibTorch's product, and the same bits at both thread counts.
-TEST(CpuKernelsTest, ProductsAreTheSameAtAnyThreadCount) {
+TEST(CpuKernelsTest, ProductsAreTheSameAtOneAndTwoThreads) {
   torch::manual_seed(11);
   const int saved_threads = at::get_num_threads();
   for (int64_t rows : {1, 32, 418})
