@@ -46,11 +46,11 @@ void SgemmLinear(const at::Tensor& x, const at::Tensor& weight, float beta, at::
   // Each thread multiplies its own slice of the weight's rows (the output's
   // columns) with a single-threaded sgemm (inside a parallel region oneDNN
   // runs on the calling thread): oneDNN 2.6's sgemm, threaded on its own,
-  // splits these products worse at 2 threads (the small LLaDA's shapes, 32
-  // rows: 61-74 against 95-117 GFLOP/s; 64 rows: 149-210 against 211-250;
-  // 512 rows: 196-212 against 237-248; docs/benchmarks.md). Each output
-  // element is still one single-threaded sgemm's dot product: the same bits
-  // as oneDNN's own 1- and 2-thread products on every shape measured.
+  // splits these products worse at 2 threads (bench/run_sgemm_split_bench.sh
+  // on the small LLaDA's shapes: 1.5-1.7x at 32 rows, 1.0-1.2x at 512). Each
+  // output element is still one single-threaded sgemm's dot product: the
+  // same bits as oneDNN's own 1- and 2-thread products on every shape
+  // measured.
   const int64_t slice = ((out + threads - 1) / threads + 15) / 16 * 16;  // whole 64-byte lines per row
   at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t part = begin; part < end; ++part) {
