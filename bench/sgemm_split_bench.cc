@@ -24,10 +24,10 @@ double Seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The same slicing as SgemmLinear: whole 16-float lines, ceil(out / threads).
+// The same slicing as SgemmLinear (cpu_threads.h's ColumnSlice).
 void SplitProduct(llada::SgemmFunction* sgemm, int threads, int64_t rows, int64_t in, int64_t out, const float* x,
                   const float* w, float* y) {
-  const int64_t slice = ((out + threads - 1) / threads + 15) / 16 * 16;
+  const int64_t slice = llada::ColumnSlice(out, threads);
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
   for (int part = 0; part < threads; ++part) {
     const int64_t first = part * slice, count = std::min(out, first + slice) - first;

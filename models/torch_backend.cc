@@ -82,12 +82,12 @@ bool TorchBackendLoading() {
 }
 
 const TorchBackend& GetTorchBackend() {
+  StartLoadingTorchBackend();  // nothing when linked or already loading
   auto& state = State();
   std::shared_future<const TorchBackend*> loading;
   {
     std::lock_guard lock(state.mutex);
     if (state.linked) return *state.linked;
-    if (!state.loading.valid()) state.loading = std::async(std::launch::async, Load).share();
     loading = state.loading;
   }
   return *loading.get();

@@ -28,9 +28,6 @@ void CheckSgemm(int status) {
   if (status != 0) throw InternalError("oneDNN's sgemm failed with status " + std::to_string(status));
 }
 
-// Output columns per thread from which SgemmLinear splits a product itself.
-constexpr int64_t kColumnsPerThread = 256;
-
 // x [rows, in] times weight [out, in] transposed into c [rows, out]:
 // c = x wᵀ + beta * c.
 void SgemmLinear(const at::Tensor& x, const at::Tensor& weight, float beta, at::Tensor& c) {
@@ -39,7 +36,7 @@ void SgemmLinear(const at::Tensor& x, const at::Tensor& weight, float beta, at::
   const float* weights = weight.data_ptr<float>();
   float* result = c.data_ptr<float>();
   const int64_t threads = at::get_num_threads();
-  if (threads == 1 || out < kColumnsPerThread * threads || at::in_parallel_region()) {
+  if (!SplitsByColumns(out, threads) || at::in_parallel_region()) {
     CheckSgemm(CpuSgemm()('N', 'T', rows, out, in, 1.0f, input, in, weights, in, beta, result, out));
     return;
   }
@@ -51,7 +48,7 @@ void SgemmLinear(const at::Tensor& x, const at::Tensor& weight, float beta, at::
   // output element is still one single-threaded sgemm's dot product: the
   // same bits as oneDNN's own 1- and 2-thread products on every shape
   // measured.
-  const int64_t slice = ((out + threads - 1) / threads + 15) / 16 * 16;  // whole 64-byte lines per row
+  const int64_t slice = ColumnSlice(out, threads);
   at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t part = begin; part < end; ++part) {
       const int64_t first = part * slice, count = std::min(out, first + slice) - first;

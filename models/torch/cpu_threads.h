@@ -52,6 +52,15 @@ using SgemmFunction = int(char transa, char transb, int64_t m, int64_t n, int64_
 // LibTorch's products (a comparison or a fallback).
 SgemmFunction* CpuSgemm();
 
+// How SgemmLinear (cpu_kernels.cc) splits a product of `out` output columns
+// over `threads` threads: by columns where each thread gets at least
+// kColumnsPerThread, in slices of ColumnSlice columns (whole 64-byte lines
+// of each output row; the last slice may be shorter or empty). Shared with
+// bench/sgemm_split_bench.cc, which measures the rule.
+inline constexpr int64_t kColumnsPerThread = 256;
+inline bool SplitsByColumns(int64_t out, int64_t threads) { return threads > 1 && out >= kColumnsPerThread * threads; }
+inline int64_t ColumnSlice(int64_t out, int64_t threads) { return ((out + threads - 1) / threads + 15) / 16 * 16; }
+
 // Who shares the cores with the process: kAlone (a bench: one pool with the
 // machine's cores), kOthers (a test binary, which ctest runs in parallel, and
 // the processes it starts).
